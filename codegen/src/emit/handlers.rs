@@ -1,0 +1,227 @@
+//! One async handler per tool, mapping the typed input onto the upstream request through the
+//! runtime facade, and the typed response back.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+use super::{doc, ident, input_type};
+use crate::docs::{FilterOperator, QueryType};
+use crate::model::{Api, BodyPlan, BodyTemplate, InputRole, OutputPlan, PathPart, Tool};
+
+pub fn emit(api: &Api) -> TokenStream {
+    let handlers = api.tools.iter().map(handler);
+    quote! {
+        #[allow(unused_imports)]
+        use runtime::__codegen::{
+            CompareOp, FilterBuilder, FilterValue, Method, ToolContext, ToolError, ToolOutput,
+            UpstreamRequest, Value, json_object,
+        };
+
+        use super::{inputs, types};
+
+        #(#handlers)*
+    }
+}
+
+fn handler(tool: &Tool) -> TokenStream {
+    let name = ident(&tool.portable_name);
+    let input = input_type(&tool.portable_name);
+    let route = tool
+        .path
+        .iter()
+        .map(|part| match part {
+            PathPart::Literal(text) => text.clone(),
+            PathPart::Param(name) => format!("{{{name}}}"),
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    let docs = doc(&format!(
+        "`{}`: {} /{}",
+        tool.name,
+        tool.http_method.as_str(),
+        route
+    ));
+    let method = ident(tool.http_method.as_str());
+
+    let filters = tool.inputs.iter().filter_map(|input| {
+        let InputRole::Filter {
+            attribute,
+            operator,
+            ty,
+        } = &input.role
+        else {
+            return None;
+        };
+        let field = ident(&input.name);
+        let attribute = Literal::string(attribute);
+        let operator = ident(operator_variant(*operator));
+        let value = match ty {
+            QueryType::String => quote!(FilterValue::String(value)),
+            QueryType::Boolean => quote!(FilterValue::Bool(value)),
+            QueryType::Integer => quote!(FilterValue::Integer(value)),
+        };
+        Some(quote! {
+            if let Some(value) = input.#field {
+                filter.push(#attribute, CompareOp::#operator, #value)?;
+            }
+        })
+    });
+    let filters: Vec<TokenStream> = filters.collect();
+    let binding = if filters.is_empty() {
+        quote!(filter)
+    } else {
+        quote!(mut filter)
+    };
+    let paging = tool.pagination.as_ref().map(|_| {
+        quote! {
+            let #binding = FilterBuilder::new();
+            #(#filters)*
+            let page = cx.open_page(input.limit, input.next_cursor.as_deref(), filter.build())?;
+        }
+    });
+
+    let path = tool.path.iter().map(|part| match part {
+        PathPart::Literal(text) => {
+            let text = Literal::string(text);
+            quote!(.literal(#text))
+        }
+        PathPart::Param(name) => {
+            let field = ident(name);
+            quote!(.param(&input.#field))
+        }
+    });
+    let queries = tool.inputs.iter().filter_map(|input| {
+        let InputRole::Query(wire) = &input.role else {
+            return None;
+        };
+        let field = ident(&input.name);
+        let wire = Literal::string(wire);
+        Some(if input.required {
+            quote!(.query_value(#wire, &input.#field)?)
+        } else {
+            quote!(.query_optional(#wire, input.#field.as_ref())?)
+        })
+    });
+    let page_query = tool.pagination.as_ref().map(|_| quote!(.page(&page)));
+
+    let (body_setup, body_call) = match &tool.body {
+        BodyPlan::None => (TokenStream::new(), TokenStream::new()),
+        BodyPlan::Fields { type_name } => {
+            let body_type = ident(type_name);
+            let fields = tool.inputs.iter().filter_map(|input| {
+                let InputRole::Body(_) = &input.role else {
+                    return None;
+                };
+                let field = ident(&input.name);
+                Some(quote!(#field: input.#field,))
+            });
+            (
+                quote! { let body = inputs::#body_type { #(#fields)* }; },
+                quote!(.json_body(&body)?),
+            )
+        }
+        BodyPlan::Template(template) => {
+            let value = template_tokens(template);
+            (quote! { let body = #value; }, quote!(.json_body(&body)?))
+        }
+    };
+
+    let call = match (&tool.output, &tool.pagination) {
+        (OutputPlan::Page(_), Some(plan)) => {
+            let response_type = ident(&plan.response_type);
+            let items = ident(&plan.items_field);
+            let total = ident(&plan.total_field);
+            let items = if plan.items_optional {
+                quote!(list.#items.unwrap_or_default())
+            } else {
+                quote!(list.#items)
+            };
+            let total = if plan.total_optional {
+                quote!(list.#total)
+            } else {
+                quote!(Some(list.#total))
+            };
+            quote! {
+                let (list, response) = cx.send_json::<types::#response_type>(request).await?;
+                cx.finish_page(page, #items, #total, response)
+            }
+        }
+        (OutputPlan::Typed(type_name), _) | (OutputPlan::Page(type_name), None) => {
+            let output = ident(type_name);
+            quote!(cx.call::<types::#output>(request).await)
+        }
+        (OutputPlan::NoContent, _) => quote!(cx.call_no_content(request).await),
+    };
+    let uses_input = !tool.inputs.is_empty();
+    let input_binding = if uses_input { quote!(input) } else { quote!(_input) };
+
+    quote! {
+        #docs
+        pub async fn #name(
+            cx: &ToolContext,
+            #input_binding: inputs::#input,
+        ) -> Result<ToolOutput, ToolError> {
+            #paging
+            #body_setup
+            let request = UpstreamRequest::new(Method::#method)
+                #(#path)*
+                #(#queries)*
+                #page_query
+                #body_call;
+            #call
+        }
+    }
+}
+
+fn operator_variant(operator: FilterOperator) -> &'static str {
+    match operator {
+        FilterOperator::Eq => "Eq",
+        FilterOperator::Ne => "Ne",
+        FilterOperator::Co => "Co",
+        FilterOperator::Sw => "Sw",
+        FilterOperator::Ew => "Ew",
+        FilterOperator::Gt => "Gt",
+        FilterOperator::Ge => "Ge",
+        FilterOperator::Lt => "Lt",
+        FilterOperator::Le => "Le",
+    }
+}
+
+/// A plain Rust expression building a body template's `serde_json::Value` (plain calls,
+/// unlike `json!`, are laid out readably by the formatter).
+fn template_tokens(template: &BodyTemplate) -> TokenStream {
+    match template {
+        BodyTemplate::Null => quote!(Value::Null),
+        BodyTemplate::Bool(flag) => quote!(Value::Bool(#flag)),
+        BodyTemplate::Number(number) => {
+            let literal = number
+                .as_i64()
+                .map(Literal::i64_unsuffixed)
+                .or_else(|| number.as_u64().map(Literal::u64_unsuffixed))
+                .unwrap_or_else(|| Literal::f64_unsuffixed(number.as_f64().unwrap_or_default()));
+            quote!(Value::from(#literal))
+        }
+        BodyTemplate::String(text) => {
+            let literal = Literal::string(text);
+            quote!(Value::from(#literal))
+        }
+        BodyTemplate::Array(items) => {
+            let items = items.iter().map(template_tokens);
+            quote!(Value::Array(Vec::from([#(#items),*])))
+        }
+        BodyTemplate::Object(fields) => {
+            let fields = fields.iter().map(|(key, value)| {
+                let key = Literal::string(key);
+                let value = template_tokens(value);
+                quote!((#key, #value))
+            });
+            quote!(json_object([#(#fields),*]))
+        }
+        BodyTemplate::Each { argument, item } => {
+            let argument = ident(argument);
+            let item = template_tokens(item);
+            quote!(Value::Array(input.#argument.iter().map(|item| #item).collect()))
+        }
+        BodyTemplate::Item => quote!(Value::from(item.clone())),
+    }
+}

@@ -1,0 +1,114 @@
+//! Spec + docs YAML -> typed MCP tool code.
+//!
+//! A pure library: text in, text out, no file I/O (delivery is `xtask`'s job). The pipeline is
+//! parse -> [`resolve`] into the intermediate [`model`] (validating everything at once) ->
+//! emit tokens with `quote!` -> format with `prettyplease`.
+//!
+//! ```text
+//! openapi.yaml ─┐
+//!               ├─ resolve ─> model::Api ─> emit ─> { "registry.rs": "...", ... }
+//! docs.yaml ────┘
+//! ```
+
+pub mod diagnostics;
+pub mod docs;
+mod emit;
+pub mod model;
+pub mod naming;
+mod resolve;
+mod schema;
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+pub use diagnostics::{Diagnostic, render};
+pub use emit::Provenance;
+pub use resolve::{LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN};
+
+/// The inputs of one generation run.
+#[derive(Clone, Copy, Debug)]
+pub struct Sources<'a> {
+    /// Path of the spec as shown in generated headers and messages.
+    pub spec_path: &'a str,
+    pub spec_text: &'a str,
+    pub docs_path: &'a str,
+    pub docs_text: &'a str,
+}
+
+/// Parses and validates the inputs into the model, reporting every problem at once.
+pub fn load(sources: &Sources<'_>) -> Result<model::Api, Vec<Diagnostic>> {
+    let mut diags = diagnostics::Diagnostics::default();
+    let spec = parse_spec(sources.spec_text, &mut diags);
+    let docs = parse_docs(sources.docs_text, &mut diags);
+    let (Some(spec), Some(docs)) = (spec, docs) else {
+        return Err(diags.into_sorted());
+    };
+    match resolve::resolve(&spec, &docs, &mut diags) {
+        Some(api) if diags.is_empty() => Ok(api),
+        _ => Err(diags.into_sorted()),
+    }
+}
+
+/// Generates the server's tool code: file name (relative to the generated module) -> contents.
+pub fn generate(sources: &Sources<'_>) -> Result<BTreeMap<String, String>, Vec<Diagnostic>> {
+    let api = load(sources)?;
+    let provenance = Provenance {
+        spec_path: sources.spec_path.to_owned(),
+        spec_sha256: sha256_hex(sources.spec_text),
+        docs_path: sources.docs_path.to_owned(),
+        docs_sha256: sha256_hex(sources.docs_text),
+    };
+    emit::emit(&api, &provenance).map_err(|message| {
+        vec![Diagnostic {
+            location: "codegen".to_owned(),
+            message: format!("generated code did not parse (a codegen bug): {message}"),
+        }]
+    })
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn parse_spec(text: &str, diags: &mut diagnostics::Diagnostics) -> Option<openapiv3::OpenAPI> {
+    let value: serde_json::Value = match yaml_serde::from_str(text) {
+        Ok(value) => value,
+        Err(error) => {
+            diags.push("openapi", format!("not valid YAML: {error}"));
+            return None;
+        }
+    };
+    let version = value.get("openapi").and_then(|v| v.as_str()).unwrap_or_default();
+    if !version.starts_with("3.0.") {
+        diags.push(
+            "openapi",
+            format!("only OpenAPI 3.0.x is supported (found `{version}`)"),
+        );
+        return None;
+    }
+    match serde_json::from_value::<openapiv3::OpenAPI>(value) {
+        Ok(spec) => Some(spec),
+        Err(error) => {
+            diags.push("openapi", format!("not a valid OpenAPI 3.0 document: {error}"));
+            None
+        }
+    }
+}
+
+fn parse_docs(text: &str, diags: &mut diagnostics::Diagnostics) -> Option<docs::DocsFile> {
+    match yaml_serde::from_str(text) {
+        Ok(docs) => Some(docs),
+        Err(error) => {
+            let location = match error.location() {
+                Some(at) => format!("docs.yaml:{}:{}", at.line(), at.column()),
+                None => "docs.yaml".to_owned(),
+            };
+            diags.push(location, error.to_string());
+            None
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! `op-scim-mcp`: the MCP server for the 1Password SCIM bridge.
+//!
+//! Everything under [`generated`] is written by `cargo xtask regen` from
+//! `specs/1password-scim.openapi.yaml` and `specs/1password-scim.docs.yaml`; the rest of this
+//! crate is the small hand-written command line around it.
+
+#[rustfmt::skip]
+pub mod generated;
+
+pub use generated::registry::{INTEGRATION_LABEL, TOOLS};
+
+/// The published tool list as JSON (names, titles, descriptions, schemas, annotations), as a
+/// client sees it under the given naming and scope.
+pub fn tool_list_json(
+    naming: runtime::ToolNaming,
+    scope: &runtime::Scope,
+) -> Result<serde_json::Value, runtime::server::ServerBuildError> {
+    let tools: Vec<serde_json::Value> = TOOLS
+        .iter()
+        .filter(|entry| scope.allows(&entry.spec))
+        .map(|entry| runtime::server::tool_definition_json(&entry.spec, naming.name_of(&entry.spec)))
+        .collect::<Result<_, _>>()?;
+    if tools.is_empty() {
+        return Err(runtime::server::ServerBuildError::EmptyScope(scope.to_string()));
+    }
+    let mut tools = tools;
+    tools.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    Ok(serde_json::json!({ "tools": tools }))
+}

@@ -1,0 +1,191 @@
+//! What a handler sees during one call: the upstream, the cursor codec, and its own spec.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::cursor::{CursorCodec, CursorPosition};
+use crate::error::{ResourceNoun, ToolError};
+use crate::ratelimit::RateLimitInfo;
+use crate::tool::ToolSpec;
+use crate::upstream::{Upstream, UpstreamRequest, UpstreamResponse};
+
+/// Page size bounds of list tools; the generated schemas publish the same numbers.
+pub const LIMIT_MIN: i64 = 1;
+pub const LIMIT_MAX: i64 = 100;
+pub const LIMIT_DEFAULT: i64 = 50;
+
+/// State shared by every call of one server.
+#[derive(Debug)]
+pub struct Shared {
+    pub upstream: Upstream,
+    pub cursors: CursorCodec,
+    /// The product label, for messages (`1Password`).
+    pub label: &'static str,
+}
+
+/// One call's view.
+#[derive(Debug)]
+pub struct ToolContext {
+    shared: Arc<Shared>,
+    spec: &'static ToolSpec,
+}
+
+/// A successful result: the structured value and the upstream's rate-limit state.
+#[derive(Clone, Debug)]
+pub struct ToolOutput {
+    pub structured: Value,
+    pub rate_limit: Option<RateLimitInfo>,
+}
+
+/// Where a list call starts, and what its cursor is bound to.
+#[derive(Debug)]
+pub struct PageRequest {
+    scope: String,
+    filter: Option<String>,
+    start_index: u64,
+    count: u64,
+}
+
+impl ToolContext {
+    pub fn new(shared: Arc<Shared>, spec: &'static ToolSpec) -> Self {
+        Self { shared, spec }
+    }
+
+    pub fn spec(&self) -> &'static ToolSpec {
+        self.spec
+    }
+
+    pub fn noun(&self) -> ResourceNoun<'static> {
+        ResourceNoun {
+            label: self.shared.label,
+            singular: self.spec.singular,
+        }
+    }
+
+    /// Opens a page: the cursor (if any) must have been issued by us for this tool and filter.
+    pub fn open_page(
+        &self,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+        filter: Option<String>,
+    ) -> Result<PageRequest, ToolError> {
+        let limit = limit.unwrap_or(LIMIT_DEFAULT);
+        if !(LIMIT_MIN..=LIMIT_MAX).contains(&limit) {
+            return Err(ToolError::InvalidArguments(vec![format!(
+                "`limit` must be between {LIMIT_MIN} and {LIMIT_MAX} (got {limit})"
+            )]));
+        }
+        // The scope binds a cursor to the tool and the exact filter it was issued for.
+        let scope = format!("{}\n{}", self.spec.name, filter.as_deref().unwrap_or_default());
+        let start_index = match cursor {
+            None => 1,
+            Some(token) => self.shared.cursors.open(&scope, token)?.start_index,
+        };
+        Ok(PageRequest {
+            scope,
+            filter,
+            start_index,
+            count: limit.unsigned_abs(),
+        })
+    }
+
+    /// Sends a request and parses the answer into the spec's type.
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        request: UpstreamRequest,
+    ) -> Result<(T, UpstreamResponse), ToolError> {
+        let response = self.shared.upstream.send(&request).await?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&response.body);
+        let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            ToolError::UnexpectedResponse(format!("at `{}`: {}", error.path(), error.inner()))
+        })?;
+        Ok((parsed, response))
+    }
+
+    /// Sends a request whose answer is one typed resource.
+    pub async fn call<T: DeserializeOwned + Serialize>(
+        &self,
+        request: UpstreamRequest,
+    ) -> Result<ToolOutput, ToolError> {
+        let (value, response) = self.send_json::<T>(request).await?;
+        let structured =
+            serde_json::to_value(value).map_err(|error| ToolError::Internal(error.to_string()))?;
+        Ok(ToolOutput {
+            structured,
+            rate_limit: response.rate_limit,
+        })
+    }
+
+    /// Sends a request the bridge answers without a body (204).
+    pub async fn call_no_content(&self, request: UpstreamRequest) -> Result<ToolOutput, ToolError> {
+        let response = self.shared.upstream.send(&request).await?;
+        Ok(ToolOutput {
+            structured: json!({ "status": response.status }),
+            rate_limit: response.rate_limit,
+        })
+    }
+
+    /// Builds the page result and the cursor of the next page, if there is one.
+    pub fn finish_page<T: Serialize>(
+        &self,
+        page: PageRequest,
+        items: Vec<T>,
+        total_results: Option<i64>,
+        response: UpstreamResponse,
+    ) -> Result<ToolOutput, ToolError> {
+        let returned = items.len() as u64;
+        let seen = page.start_index.saturating_sub(1).saturating_add(returned);
+        let total = total_results.and_then(|total| u64::try_from(total).ok());
+        // An empty page ends the listing even if the total says otherwise, so a bridge that
+        // miscounts can never make an agent loop forever.
+        let more = returned > 0 && total.is_some_and(|total| seen < total);
+        let next_cursor = more.then(|| {
+            self.shared.cursors.issue(
+                &page.scope,
+                CursorPosition {
+                    start_index: page.start_index + returned,
+                },
+            )
+        });
+        let structured = json!({
+            "result": items,
+            "next_cursor": next_cursor,
+            "result_count": returned,
+            "total_results": total,
+        });
+        Ok(ToolOutput {
+            structured,
+            rate_limit: response.rate_limit,
+        })
+    }
+}
+
+impl PageRequest {
+    pub fn filter(&self) -> Option<&str> {
+        self.filter.as_deref()
+    }
+
+    pub fn start_index(&self) -> u64 {
+        self.start_index
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+impl UpstreamRequest {
+    /// Adds the SCIM paging parameters (and the filter) of a page.
+    pub fn page(self, page: &PageRequest) -> Self {
+        let request = match page.filter() {
+            Some(filter) => self.query("filter", filter),
+            None => self,
+        };
+        request
+            .query("startIndex", page.start_index.to_string())
+            .query("count", page.count.to_string())
+    }
+}

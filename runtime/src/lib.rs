@@ -1,0 +1,47 @@
+//! What every generated MCP server shares: serving over MCP (`rmcp`, stdio and Streamable
+//! HTTP), the upstream SCIM client, opaque cursor pagination, rate-limit normalization, SCIM
+//! filter building, argument validation and scoping.
+//!
+//! Generated code reaches all of this through one facade, [`__codegen`], so the runtime (or
+//! rmcp) can change underneath without the generated files changing.
+
+pub mod args;
+pub mod context;
+pub mod cursor;
+pub mod error;
+pub mod ratelimit;
+pub mod scim_filter;
+pub mod scope;
+pub mod serve;
+pub mod server;
+pub mod tool;
+pub mod upstream;
+
+pub use context::{LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, Shared, ToolContext, ToolOutput};
+pub use error::ToolError;
+pub use scope::Scope;
+pub use server::{McpServer, ServerSettings};
+pub use tool::{ToolEntry, ToolNaming, ToolSpec};
+
+/// The facade generated code is written against. Not for hand-written code.
+#[doc(hidden)]
+pub mod __codegen {
+    pub use crate::args::{ArgErrors, Validate, join_index, join_path, parse_arguments};
+    pub use crate::context::{ToolContext, ToolOutput};
+    pub use crate::error::ToolError;
+    pub use crate::scim_filter::{CompareOp, FilterBuilder, FilterValue};
+    pub use crate::tool::{Annotations, BoxFuture, JsonObject, MethodKind, ToolEntry, ToolSpec};
+    pub use crate::upstream::UpstreamRequest;
+    pub use http::Method;
+    pub use serde_json::Value;
+
+    /// A JSON object from key/value pairs, for fixed request bodies.
+    pub fn json_object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+        Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value))
+                .collect(),
+        )
+    }
+}

@@ -1,0 +1,120 @@
+//! Transports: stdio, and Streamable HTTP at `/mcp` (stateless, JSON responses).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use rmcp::ServiceExt;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use crate::server::{McpServer, RateLimitSlot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("stdio transport failed: {0}")]
+    Stdio(String),
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("HTTP server failed: {0}")]
+    Http(std::io::Error),
+}
+
+/// Serves one client over stdin/stdout until it disconnects or `shutdown` fires.
+pub async fn serve_stdio(server: McpServer, shutdown: CancellationToken) -> Result<(), ServeError> {
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|error| ServeError::Stdio(error.to_string()))?;
+    let cancel = running.cancellation_token();
+    tokio::select! {
+        outcome = running.waiting() => {
+            outcome.map_err(|error| ServeError::Stdio(error.to_string()))?;
+        }
+        () = shutdown.cancelled() => cancel.cancel(),
+    }
+    Ok(())
+}
+
+/// Host and Origin checks for the HTTP transport (DNS-rebinding protection).
+#[derive(Clone, Debug)]
+pub struct HttpGuards {
+    pub allowed_hosts: Vec<String>,
+    /// Empty: any request carrying an `Origin` header is refused.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for HttpGuards {
+    fn default() -> Self {
+        Self {
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// The axum router serving MCP at `/mcp`, with the rate-limit header layer.
+pub fn http_router(server: McpServer, guards: &HttpGuards, shutdown: CancellationToken) -> axum::Router {
+    let mut config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_allowed_hosts(guards.allowed_hosts.clone())
+        .with_cancellation_token(shutdown.child_token());
+    config = if guards.allowed_origins.is_empty() {
+        config.enforce_origin_validation()
+    } else {
+        config.with_allowed_origins(guards.allowed_origins.clone())
+    };
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    );
+    axum::Router::new()
+        .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn(rate_limit_headers))
+}
+
+/// Serves MCP over HTTP until `shutdown` fires; in-flight requests finish first.
+pub async fn serve_http(
+    server: McpServer,
+    addr: SocketAddr,
+    guards: &HttpGuards,
+    shutdown: CancellationToken,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(ServeError::Http)?;
+    let router = http_router(server, guards, shutdown.clone());
+    on_ready(local);
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(ServeError::Http)
+}
+
+/// Gives each request a slot a tool call fills with the upstream's rate-limit state, and turns
+/// what it holds into `RateLimit-Limit/-Remaining/-Reset` response headers.
+async fn rate_limit_headers(mut request: Request, next: Next) -> Response {
+    let slot = RateLimitSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let mut response = next.run(request).await;
+    let info = slot.0.lock().ok().and_then(|mut cell| cell.take());
+    if let Some(info) = info {
+        for (name, value) in info.response_headers() {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}

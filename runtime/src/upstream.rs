@@ -1,0 +1,391 @@
+//! The HTTP client to the SCIM bridge: one request per call, no retries, bounded answers.
+//!
+//! The agent owns its retry loop: a 429 or 503 comes straight back (see `ToolError`), and this
+//! module never sleeps, retries or backs off.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, Method, header};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
+
+use crate::error::{ScimError, ToolError};
+use crate::ratelimit::{self, RateLimitInfo};
+
+/// Everything outside RFC 3986 `unreserved` is encoded, so a value is always one path segment.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// A secret that never shows itself in `Debug` or `Display`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct UpstreamConfig {
+    /// The SCIM base URL, e.g. `https://scim.example.com` or `.../scim/v2`.
+    pub base_url: String,
+    pub bearer_token: Secret,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_response_bytes: usize,
+}
+
+impl UpstreamConfig {
+    pub fn new(base_url: impl Into<String>, bearer_token: Secret) -> Self {
+        Self {
+            base_url: base_url.into(),
+            bearer_token,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            max_response_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamConfigError {
+    #[error("`{0}` is not an http(s) URL")]
+    InvalidUrl(String),
+    #[error("the bearer token is empty")]
+    EmptyToken,
+    #[error("could not build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// The bridge client, shared by every call.
+#[derive(Debug)]
+pub struct Upstream {
+    client: reqwest::Client,
+    base_url: String,
+    token: Secret,
+    request_timeout: Duration,
+    max_response_bytes: usize,
+}
+
+impl Upstream {
+    pub fn new(config: UpstreamConfig) -> Result<Self, UpstreamConfigError> {
+        let base_url = config.base_url.trim_end_matches('/').to_owned();
+        let parsed =
+            reqwest::Url::parse(&base_url).map_err(|_| UpstreamConfigError::InvalidUrl(base_url.clone()))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(UpstreamConfigError::InvalidUrl(base_url));
+        }
+        if config.bearer_token.expose().trim().is_empty() {
+            return Err(UpstreamConfigError::EmptyToken);
+        }
+        // One TLS stack (rustls with ring); installing the provider twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .tcp_nodelay(true)
+            .user_agent(concat!("op-scim-mcp/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| UpstreamConfigError::Client(error.to_string()))?;
+        Ok(Self {
+            client,
+            base_url,
+            token: config.bearer_token,
+            request_timeout: config.request_timeout,
+            max_response_bytes: config.max_response_bytes,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Sends one request and reads the whole (bounded) answer. Non-2xx answers are errors.
+    pub async fn send(&self, request: &UpstreamRequest) -> Result<UpstreamResponse, ToolError> {
+        let url = request.url(&self.base_url)?;
+        let mut builder = self
+            .client
+            .request(request.method.clone(), url)
+            .header(header::ACCEPT, SCIM_JSON)
+            .bearer_auth(self.token.expose());
+        if let Some(body) = &request.body {
+            builder = builder.header(header::CONTENT_TYPE, SCIM_JSON).body(body.clone());
+        }
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|error| self.transport_error(&error))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        if let Some(length) = response.content_length()
+            && length > self.max_response_bytes as u64
+        {
+            return Err(ToolError::ResponseTooLarge {
+                limit: self.max_response_bytes,
+            });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| self.transport_error(&error))?
+        {
+            if body.len() + chunk.len() > self.max_response_bytes {
+                return Err(ToolError::ResponseTooLarge {
+                    limit: self.max_response_bytes,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let rate_limit = ratelimit::normalize(status, &headers, SystemTime::now());
+        let answer = UpstreamResponse {
+            status,
+            headers,
+            body,
+            rate_limit,
+        };
+        if (200..300).contains(&status) {
+            Ok(answer)
+        } else {
+            Err(answer.into_error(request.target()))
+        }
+    }
+
+    fn transport_error(&self, error: &reqwest::Error) -> ToolError {
+        if error.is_timeout() {
+            ToolError::Timeout(self.request_timeout.as_secs())
+        } else if error.is_connect() {
+            ToolError::Unreachable("connection failed".to_owned())
+        } else {
+            // reqwest's message can name the URL, never the token; keep it short anyway.
+            tracing::warn!(error = %error, "upstream transport error");
+            ToolError::Unreachable("the connection broke off".to_owned())
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Segment {
+    Literal(&'static str),
+    Param(String),
+}
+
+/// One request to the bridge, built by generated handlers.
+#[derive(Clone, Debug)]
+pub struct UpstreamRequest {
+    method: Method,
+    segments: Vec<Segment>,
+    query: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl UpstreamRequest {
+    pub fn new(method: Method) -> Self {
+        Self {
+            method,
+            segments: Vec::new(),
+            query: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn literal(mut self, segment: &'static str) -> Self {
+        self.segments.push(Segment::Literal(segment));
+        self
+    }
+
+    /// A path parameter: always exactly one segment, percent-encoded when the URL is built.
+    pub fn param(mut self, value: &str) -> Self {
+        self.segments.push(Segment::Param(value.to_owned()));
+        self
+    }
+
+    pub fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((name, value.into()));
+        self
+    }
+
+    /// A query parameter from a typed value: strings as they are, other scalars as JSON.
+    pub fn query_value<T: Serialize>(self, name: &'static str, value: &T) -> Result<Self, ToolError> {
+        let rendered = match serde_json::to_value(value) {
+            Ok(serde_json::Value::String(text)) => text,
+            Ok(other @ (serde_json::Value::Bool(_) | serde_json::Value::Number(_))) => other.to_string(),
+            Ok(_) => {
+                return Err(ToolError::Internal(format!(
+                    "query parameter `{name}` is not a scalar"
+                )));
+            }
+            Err(error) => return Err(ToolError::Internal(error.to_string())),
+        };
+        Ok(self.query(name, rendered))
+    }
+
+    pub fn query_optional<T: Serialize>(
+        self,
+        name: &'static str,
+        value: Option<&T>,
+    ) -> Result<Self, ToolError> {
+        match value {
+            Some(value) => self.query_value(name, value),
+            None => Ok(self),
+        }
+    }
+
+    pub fn json_body<T: Serialize>(mut self, body: &T) -> Result<Self, ToolError> {
+        let bytes = serde_json::to_vec(body).map_err(|error| ToolError::Internal(error.to_string()))?;
+        self.body = Some(bytes);
+        Ok(self)
+    }
+
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The last path parameter, which names the resource the request is about.
+    pub fn target(&self) -> Option<String> {
+        self.segments.iter().rev().find_map(|segment| match segment {
+            Segment::Param(value) => Some(value.clone()),
+            Segment::Literal(_) => None,
+        })
+    }
+
+    /// The full URL. A parameter that is empty, `.` or `..` is refused: URL normalization
+    /// would turn it into a different endpoint even when percent-encoded.
+    pub fn url(&self, base_url: &str) -> Result<String, ToolError> {
+        let mut url = base_url.trim_end_matches('/').to_owned();
+        for segment in &self.segments {
+            url.push('/');
+            match segment {
+                Segment::Literal(text) => url.push_str(text),
+                Segment::Param(value) => {
+                    if value.is_empty() || value == "." || value == ".." {
+                        return Err(ToolError::InvalidArguments(vec![format!(
+                            "the id `{value}` is not a valid resource id"
+                        )]));
+                    }
+                    url.extend(utf8_percent_encode(value, SEGMENT));
+                }
+            }
+        }
+        if !self.query.is_empty() {
+            url.push('?');
+            let pairs: Vec<String> = self
+                .query
+                .iter()
+                .map(|(name, value)| {
+                    format!(
+                        "{}={}",
+                        utf8_percent_encode(name, SEGMENT),
+                        utf8_percent_encode(value, SEGMENT)
+                    )
+                })
+                .collect();
+            url.push_str(&pairs.join("&"));
+        }
+        Ok(url)
+    }
+}
+
+/// A 2xx answer, read whole.
+#[derive(Clone, Debug)]
+pub struct UpstreamResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub rate_limit: Option<RateLimitInfo>,
+}
+
+impl UpstreamResponse {
+    fn into_error(self, target: Option<String>) -> ToolError {
+        if self.status == 429 || (self.status == 503 && self.headers.contains_key(header::RETRY_AFTER)) {
+            return ToolError::RateLimited {
+                status: self.status,
+                retry_after_seconds: self.rate_limit.as_ref().and_then(|info| info.retry_after_seconds),
+                rate_limit: self.rate_limit.map(Box::new),
+            };
+        }
+        let scim = serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .map(|body| ScimError {
+                scim_type: body.get("scimType").and_then(|v| v.as_str()).map(str::to_owned),
+                detail: body
+                    .get("detail")
+                    .and_then(|v| v.as_str())
+                    .map(|d| d.chars().take(500).collect()),
+            })
+            .unwrap_or_default();
+        ToolError::Upstream {
+            status: self.status,
+            scim,
+            target,
+            rate_limit: self.rate_limit.map(Box::new),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_traversal_id_stays_one_segment() {
+        let request = UpstreamRequest::new(Method::GET)
+            .literal("Users")
+            .param("../Groups/x");
+        let url = request.url("http://bridge/scim/v2/").unwrap();
+        assert_eq!(url, "http://bridge/scim/v2/Users/..%2FGroups%2Fx");
+        let request = UpstreamRequest::new(Method::GET)
+            .literal("Users")
+            .param("a/b?c#d");
+        assert_eq!(
+            request.url("http://bridge").unwrap(),
+            "http://bridge/Users/a%2Fb%3Fc%23d"
+        );
+    }
+
+    #[test]
+    fn dot_segments_and_empty_ids_are_refused() {
+        for id in ["", ".", ".."] {
+            let request = UpstreamRequest::new(Method::GET).literal("Users").param(id);
+            assert!(
+                matches!(request.url("http://bridge"), Err(ToolError::InvalidArguments(_))),
+                "{id:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn query_values_are_encoded() {
+        let request = UpstreamRequest::new(Method::GET)
+            .literal("Users")
+            .query("filter", "userName eq \"a&b=c\"")
+            .query("count", "5");
+        assert_eq!(
+            request.url("http://bridge").unwrap(),
+            "http://bridge/Users?filter=userName%20eq%20%22a%26b%3Dc%22&count=5"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+}

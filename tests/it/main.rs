@@ -1,0 +1,6 @@
+//! The one integration-test binary (matklad, "Delete Cargo Integration Tests").
+
+mod codegen_fixtures;
+mod published_tools;
+mod regen;
+mod validator;

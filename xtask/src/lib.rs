@@ -1,0 +1,128 @@
+//! `cargo xtask regen [--check]`: the thin delivery around the pure `codegen` library.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+pub const SPEC_PATH: &str = "specs/1password-scim.openapi.yaml";
+pub const DOCS_PATH: &str = "specs/1password-scim.docs.yaml";
+pub const GENERATED_DIR: &str = "generated-server/src/generated";
+
+/// The workspace root (xtask lives one level below it).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Write,
+    Check,
+}
+
+/// What a run found or did, file by file.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub written: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: Vec<String>,
+    /// `--check` only: a readable diff of every stale file.
+    pub stale_diff: String,
+}
+
+impl Report {
+    pub fn is_stale(&self) -> bool {
+        !self.stale_diff.is_empty()
+    }
+}
+
+/// Generates the server's code from the spec and docs under `root`.
+pub fn regen(root: &Path, mode: Mode) -> Result<Report> {
+    let spec_text = read(&root.join(SPEC_PATH))?;
+    let docs_text = read(&root.join(DOCS_PATH))?;
+    let sources = codegen::Sources {
+        spec_path: SPEC_PATH,
+        spec_text: &spec_text,
+        docs_path: DOCS_PATH,
+        docs_text: &docs_text,
+    };
+    let files = match codegen::generate(&sources) {
+        Ok(files) => files,
+        Err(diagnostics) => bail!(
+            "{} problem(s) in the spec or docs:\n{}",
+            diagnostics.len(),
+            codegen::render(&diagnostics)
+        ),
+    };
+    sync(&root.join(GENERATED_DIR), &files, mode)
+}
+
+fn sync(dir: &Path, files: &BTreeMap<String, String>, mode: Mode) -> Result<Report> {
+    let mut report = Report::default();
+    let existing = existing_files(dir)?;
+    for (name, contents) in files {
+        let path = dir.join(name);
+        let current = existing.get(name);
+        if current.map(String::as_str) == Some(contents.as_str()) {
+            report.unchanged.push(name.clone());
+            continue;
+        }
+        match mode {
+            Mode::Write => {
+                fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+                report.written.push(name.clone());
+            }
+            Mode::Check => {
+                let old = current.map(String::as_str).unwrap_or_default();
+                report
+                    .stale_diff
+                    .push_str(&diff(&format!("{GENERATED_DIR}/{name}"), old, contents));
+            }
+        }
+    }
+    for name in existing.keys().filter(|name| !files.contains_key(*name)) {
+        match mode {
+            Mode::Write => {
+                let path = dir.join(name);
+                fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+                report.removed.push(name.clone());
+            }
+            Mode::Check => report.stale_diff.push_str(&format!(
+                "--- {GENERATED_DIR}/{name}\n+++ /dev/null\n(orphan: no longer generated)\n"
+            )),
+        }
+    }
+    Ok(report)
+}
+
+fn existing_files(dir: &Path) -> Result<BTreeMap<String, String>> {
+    let mut found = BTreeMap::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(found);
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".rs") && entry.file_type()?.is_file() {
+            found.insert(name, read(&entry.path())?);
+        }
+    }
+    Ok(found)
+}
+
+fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn diff(name: &str, old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(2)
+        .header(name, &format!("{name} (regenerated)"))
+        .to_string()
+}

@@ -1,0 +1,63 @@
+//! Workspace automation. `cargo xtask regen [--check]` regenerates the server's tool code.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use xtask::{Mode, regen, workspace_root};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Workspace automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Regenerate generated-server/src/generated from the spec and docs YAML.
+    Regen {
+        /// Change nothing; fail with a diff if the checked-in code is stale.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Regen { check } => run_regen(check),
+    }
+}
+
+fn run_regen(check: bool) -> ExitCode {
+    let started = Instant::now();
+    let mode = if check { Mode::Check } else { Mode::Write };
+    let report = match regen(&workspace_root(), mode) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    if check {
+        if report.is_stale() {
+            eprint!("{}", report.stale_diff);
+            eprintln!("generated code is not up to date: run `cargo xtask regen` and commit the result");
+            return ExitCode::FAILURE;
+        }
+        eprintln!(
+            "generated code is up to date ({} files, {elapsed:.1} ms)",
+            report.unchanged.len()
+        );
+    } else {
+        eprintln!(
+            "regen: {} written, {} unchanged, {} removed ({elapsed:.1} ms)",
+            report.written.len(),
+            report.unchanged.len(),
+            report.removed.len()
+        );
+    }
+    ExitCode::SUCCESS
+}
