@@ -60,6 +60,7 @@ impl Directory {
         }
     }
 
+    #[cfg(test)]
     pub fn users(&self) -> &[User] {
         &self.users
     }

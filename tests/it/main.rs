@@ -1,5 +1,6 @@
 //! The one integration-test binary (matklad, "Delete Cargo Integration Tests").
 
+mod against_the_simulator;
 mod codegen_fixtures;
 mod published_tools;
 mod regen;

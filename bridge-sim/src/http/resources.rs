@@ -13,7 +13,6 @@ use super::AppState;
 use crate::error::{ScimError, ScimType, scim_json, scim_text};
 use crate::filter::Schema;
 use crate::listing::{ListParams, Projection};
-use crate::model::User;
 
 type QueryMap = Result<Query<HashMap<String, String>>, QueryRejection>;
 type Answer = Result<Response, ScimError>;
