@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+pub mod ci;
+
 pub const SPEC_PATH: &str = "specs/1password-scim.openapi.yaml";
 pub const DOCS_PATH: &str = "specs/1password-scim.docs.yaml";
 pub const GENERATED_DIR: &str = "generated-server/src/generated";

@@ -21,12 +21,21 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Everything CI runs: format, lint, freshness, all tests, and the client-driven e2e.
+    Ci,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Regen { check } => run_regen(check),
+        Command::Ci => match xtask::ci::run(&workspace_root()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

@@ -1,0 +1,127 @@
+//! `cargo xtask ci`: everything CI checks, in one command a newcomer can run.
+//!
+//! The client-driven end-to-end tests need the official Python MCP client; this installs it
+//! (pinned) into `target/e2e-venv` on first use, so nothing has to be set up by hand.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{Mode, regen};
+
+/// The Python MCP client the end-to-end tests drive the server with.
+const PYTHON_MCP: &str = "mcp==2.3.0";
+
+pub fn run(root: &Path) -> Result<()> {
+    step(root, "format", &["fmt", "--all", "--check"])?;
+    step(
+        root,
+        "lint",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    println!("== generated code is fresh");
+    let report = regen(root, Mode::Check)?;
+    if report.is_stale() {
+        eprint!("{}", report.stale_diff);
+        bail!("generated code is stale: run `cargo xtask regen` and commit the result");
+    }
+    step(root, "tests", &["test", "--workspace", "--locked"])?;
+    client_driven(root)
+}
+
+fn step(root: &Path, name: &str, args: &[&str]) -> Result<()> {
+    println!("== {name}: cargo {}", args.join(" "));
+    let status = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("running cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("`cargo {}` failed", args.join(" "));
+    }
+    Ok(())
+}
+
+fn client_driven(root: &Path) -> Result<()> {
+    step(
+        root,
+        "build the server",
+        &["build", "--release", "--locked", "--bin", "op-scim-mcp"],
+    )?;
+    let python = python_with_mcp(root)?;
+    let binary = root.join("target/release/op-scim-mcp");
+    let script = root.join("tests/e2e/mcp_client_workflows.py");
+    let mut passed = 0;
+    for transport in ["stdio", "http"] {
+        println!("== end to end with the Python MCP client over {transport}");
+        let output = Command::new(&python)
+            .arg(&script)
+            .arg(&binary)
+            .arg(transport)
+            .env("OP_SCIM_LOG", "warn")
+            .output()
+            .context("running the Python MCP client")?;
+        print!("{}", String::from_utf8_lossy(&output.stdout));
+        if !output.status.success() {
+            eprint!("{}", String::from_utf8_lossy(&output.stderr));
+            println!("e2e: {passed} passed, 1 failed");
+            bail!("the {transport} end-to-end run failed");
+        }
+        passed += 1;
+    }
+    println!("e2e: {passed} passed, 0 failed");
+    Ok(())
+}
+
+fn python_with_mcp(root: &Path) -> Result<std::path::PathBuf> {
+    let venv = root.join("target/e2e-venv");
+    let python = venv.join("bin/python");
+    let ready = python.exists()
+        && Command::new(&python)
+            .args(["-c", "import mcp, httpx2"])
+            .status()
+            .is_ok_and(|status| status.success());
+    if ready {
+        return Ok(python);
+    }
+    println!(
+        "== installing the Python MCP client ({PYTHON_MCP}) into {}",
+        venv.display()
+    );
+    let created = Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(&venv)
+        .status()
+        .context("python3 -m venv")?;
+    if !created.success() {
+        bail!(
+            "could not create {} (python3 with venv is required)",
+            venv.display()
+        );
+    }
+    let installed = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            PYTHON_MCP,
+        ])
+        .status()
+        .context("pip install")?;
+    if !installed.success() {
+        bail!("could not install {PYTHON_MCP}");
+    }
+    Ok(python)
+}
