@@ -2,6 +2,7 @@
 
 mod against_the_simulator;
 mod codegen_fixtures;
+mod filter_round_trip;
 mod published_tools;
 mod regen;
 mod validator;
