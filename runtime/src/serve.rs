@@ -46,7 +46,8 @@ pub async fn serve_stdio(server: McpServer, shutdown: CancellationToken) -> Resu
 #[derive(Clone, Debug)]
 pub struct HttpGuards {
     pub allowed_hosts: Vec<String>,
-    /// Empty: any request carrying an `Origin` header is refused.
+    /// Empty: any request carrying an `Origin` header is refused, except that [`serve_http`]
+    /// always accepts the server's own loopback origins (see `own_loopback_origins`).
     pub allowed_origins: Vec<String>,
 }
 
@@ -60,12 +61,15 @@ impl Default for HttpGuards {
 }
 
 /// The axum router serving MCP at `/mcp`, with the rate-limit header layer.
-pub fn http_router(server: McpServer, guards: &HttpGuards, shutdown: CancellationToken) -> axum::Router {
+///
+/// `service_stop` ends rmcp's own work; cancel it only after the HTTP server has drained, or
+/// calls still in flight are cut off with a 500.
+pub fn http_router(server: McpServer, guards: &HttpGuards, service_stop: CancellationToken) -> axum::Router {
     let mut config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
         .with_allowed_hosts(guards.allowed_hosts.clone())
-        .with_cancellation_token(shutdown.child_token());
+        .with_cancellation_token(service_stop);
     config = if guards.allowed_origins.is_empty() {
         config.enforce_origin_validation()
     } else {
@@ -93,15 +97,47 @@ pub async fn serve_http(
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     let local = listener.local_addr().map_err(ServeError::Http)?;
-    let router = http_router(server, guards, shutdown.clone());
+    let mut guards = guards.clone();
+    guards
+        .allowed_origins
+        .extend(own_loopback_origins(&guards.allowed_hosts, local.port()));
+    let service_stop = CancellationToken::new();
+    let router = http_router(server, &guards, service_stop.clone());
     on_ready(local);
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router)
+    // Graceful: stop accepting, let in-flight requests finish, then stop rmcp's service.
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
-        .map_err(ServeError::Http)
+        .map_err(ServeError::Http);
+    service_stop.cancel();
+    served
+}
+
+/// This server's own origins (`http://<loopback name>:<port>`) under each loopback name in
+/// `allowed_hosts`. A page with one of these origins was served from this very port, so a
+/// request carrying it is same-origin, not cross-site; browser-based clients on the same
+/// origin send it, and the MCP conformance suite expects it accepted. DNS rebinding (a foreign
+/// name resolving to loopback) is still refused: its `Host` is not in the allow-list.
+fn own_loopback_origins(allowed_hosts: &[String], port: u16) -> Vec<String> {
+    ["localhost", "127.0.0.1", "::1"]
+        .into_iter()
+        .filter(|name| {
+            allowed_hosts.iter().any(|host| {
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                host.eq_ignore_ascii_case(name)
+            })
+        })
+        .map(|name| {
+            if name.contains(':') {
+                format!("http://[{name}]:{port}")
+            } else {
+                format!("http://{name}:{port}")
+            }
+        })
+        .collect()
 }
 
 /// Gives each request a slot a tool call fills with the upstream's rate-limit state, and turns
@@ -117,4 +153,25 @@ async fn rate_limit_headers(mut request: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_loopback_origins;
+
+    #[test]
+    fn own_origins_follow_the_loopback_names_allowed() {
+        let defaults = super::HttpGuards::default().allowed_hosts;
+        assert_eq!(
+            own_loopback_origins(&defaults, 8787),
+            [
+                "http://localhost:8787",
+                "http://127.0.0.1:8787",
+                "http://[::1]:8787"
+            ]
+        );
+        let public = vec!["mcp.example.com".to_owned(), "[::1]".to_owned()];
+        assert_eq!(own_loopback_origins(&public, 80), ["http://[::1]:80"]);
+        assert!(own_loopback_origins(&["mcp.example.com".to_owned()], 80).is_empty());
+    }
 }

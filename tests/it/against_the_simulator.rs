@@ -428,3 +428,188 @@ async fn a_429_comes_back_at_once_with_retry_after_for_every_header_family() {
         sim.shutdown().await;
     }
 }
+
+fn server_with(base_url: &str, token: &str, tune: impl FnOnce(&mut UpstreamConfig)) -> McpServer {
+    let mut config = UpstreamConfig::new(base_url, Secret::new(token));
+    tune(&mut config);
+    let shared = Arc::new(Shared {
+        upstream: Upstream::new(config).expect("upstream"),
+        cursors: CursorCodec::new(CursorKey::random()),
+        label: INTEGRATION_LABEL,
+    });
+    let settings = ServerSettings {
+        naming: ToolNaming::Default,
+        scope: Scope::default(),
+        server_name: "test".into(),
+        server_version: "0".into(),
+    };
+    McpServer::new(shared, TOOLS, settings).expect("server")
+}
+
+#[tokio::test]
+async fn a_slow_bridge_times_out_with_a_clear_result_and_the_server_keeps_serving() {
+    let faults = Faults {
+        latency_ms: 1_500,
+        ..Faults::default()
+    };
+    let sim = simulator(SimConfig {
+        faults,
+        ..SimConfig::default()
+    })
+    .await;
+    let impatient = server_with(&sim.base_url(), sim.token(), |config| {
+        config.request_timeout = std::time::Duration::from_millis(300);
+    });
+    let outcome = call(&impatient, "get_1_password_service_provider_config", json!({})).await;
+    assert!(outcome.is_error);
+    assert_eq!(outcome.structured["error"], "timeout", "{}", outcome.text);
+    assert!(outcome.text.contains("did not answer"), "{}", outcome.text);
+    // The same server answers the next call once the bridge is fast enough for it.
+    let patient = server_with(&sim.base_url(), sim.token(), |_| {});
+    ok(&patient, "get_1_password_service_provider_config", json!({})).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_oversized_answer_becomes_a_clear_error() {
+    let sim = simulator(SimConfig::default()).await;
+    let small = server_with(&sim.base_url(), sim.token(), |config| {
+        config.max_response_bytes = 4_096
+    });
+    let outcome = call(&small, "list_all_1_password_users", json!({ "limit": 100 })).await;
+    assert!(outcome.is_error);
+    assert_eq!(
+        outcome.structured["error"], "response_too_large",
+        "{}",
+        outcome.text
+    );
+    ok(&small, "list_all_1_password_users", json!({ "limit": 1 })).await;
+    sim.shutdown().await;
+}
+
+/// A peer that answers 200 with a chunked body that never ends: the read must stop at the
+/// bound instead of growing without limit.
+#[tokio::test]
+async fn an_endless_body_is_cut_at_the_bound() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let peer = tokio::spawn(async move {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return 0usize;
+        };
+        let mut request = [0u8; 4096];
+        let _ = socket.read(&mut request).await;
+        let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: application/scim+json\r\ntransfer-encoding: chunked\r\n\r\n";
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return 0;
+        }
+        let chunk = format!("400\r\n{}\r\n", "x".repeat(1024));
+        let mut sent = 0usize;
+        while sent < 64 * 1024 * 1024 && socket.write_all(chunk.as_bytes()).await.is_ok() {
+            sent += 1024;
+        }
+        sent
+    });
+    let server = server_with(&format!("http://{addr}"), "t", |config| {
+        config.max_response_bytes = 64 * 1024
+    });
+    let outcome = call(&server, "get_1_password_service_provider_config", json!({})).await;
+    assert_eq!(
+        outcome.structured["error"], "response_too_large",
+        "{}",
+        outcome.text
+    );
+    let sent = peer.await.expect("peer");
+    assert!(
+        sent < 64 * 1024 * 1024,
+        "the client kept reading an endless body ({sent} bytes)"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_from_the_bridge_are_reported_not_retried() {
+    let faults = Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    };
+    let sim = simulator(SimConfig {
+        faults,
+        ..SimConfig::default()
+    })
+    .await;
+    let server = server(&sim);
+    for _ in 0..4 {
+        let outcome = call(&server, "get_1_password_service_provider_config", json!({})).await;
+        assert!(outcome.is_error);
+        let status = outcome.structured["status"].as_u64().expect("status");
+        match status {
+            500 => assert!(outcome.text.contains("failed with HTTP 500"), "{}", outcome.text),
+            // A 503 with Retry-After is a "come back later": reported like a rate limit.
+            503 => assert_eq!(outcome.structured["error"], "rate_limited"),
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    sim.shutdown().await;
+}
+
+/// Captures every log line (all levels, all crates) of a test running on one thread.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_bearer_token_never_reaches_the_logs() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let sim = simulator(SimConfig {
+            token: "sekret-bridge-token-123".into(),
+            ..SimConfig::default()
+        })
+        .await;
+        let server = server(&sim);
+        ok(&server, "list_all_1_password_users", json!({ "limit": 2 })).await;
+        call(
+            &server,
+            "get_single_1_password_user_by_id",
+            json!({ "id": "missing" }),
+        )
+        .await;
+        let wrong = server_for(&sim.base_url(), "wrong-sekret-token-456", Scope::default());
+        let rejected = call(&wrong, "list_all_1_password_users", json!({})).await;
+        assert!(rejected.is_error);
+        sim.shutdown().await;
+    });
+    let logs = String::from_utf8_lossy(&captured.0.lock().expect("logs")).into_owned();
+    assert!(logs.contains("tool call"), "nothing was captured:\n{logs}");
+    assert!(
+        !logs.contains("sekret-bridge-token-123"),
+        "the bridge token leaked into the logs"
+    );
+    assert!(
+        !logs.contains("wrong-sekret-token-456"),
+        "a rejected token leaked into the logs"
+    );
+}

@@ -3,6 +3,7 @@
 mod against_the_simulator;
 mod codegen_fixtures;
 mod filter_round_trip;
+mod http_transport;
 mod published_tools;
 mod regen;
 mod validator;

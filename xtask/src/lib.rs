@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+pub mod bench;
 pub mod ci;
 
 pub const SPEC_PATH: &str = "specs/1password-scim.openapi.yaml";

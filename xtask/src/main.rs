@@ -21,6 +21,11 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Median and p99 latency of one `get` through op-scim-mcp over HTTP vs a direct GET.
+    BenchLatency {
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+    },
     /// Everything CI runs: format, lint, freshness, all tests, and the client-driven e2e.
     Ci,
 }
@@ -29,6 +34,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Regen { check } => run_regen(check),
+        Command::BenchLatency { iterations } => match xtask::bench::run(&workspace_root(), iterations) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Ci => match xtask::ci::run(&workspace_root()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
