@@ -13,6 +13,52 @@ pub struct DocsFile {
     pub resources: IndexMap<String, Resource>,
     #[serde(default)]
     pub excluded: Vec<Exclusion>,
+    /// Workflow prompts (MCP `prompts/list`), rendered with the running server's tool names.
+    #[serde(default)]
+    pub prompts: IndexMap<String, PromptDoc>,
+    /// Reference material (MCP `resources/list`), read live through a GET operation.
+    #[serde(default)]
+    pub reference: Vec<ReferenceDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptDoc {
+    pub title: String,
+    pub description: String,
+    #[serde(default)]
+    pub arguments: IndexMap<String, PromptArgumentDoc>,
+    /// Text with `{{argument}}` and `{{tool:resource.method}}` placeholders.
+    pub template: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptArgumentDoc {
+    pub description: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(rename = "type", default)]
+    pub ty: PromptArgumentType,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptArgumentType {
+    #[default]
+    String,
+    Boolean,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceDoc {
+    pub uri: String,
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    /// A GET operation without parameters whose answer is the resource's content.
+    pub operation: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,6 +15,7 @@ pub mod docs;
 mod emit;
 pub mod model;
 pub mod naming;
+mod prompts;
 mod resolve;
 mod schema;
 

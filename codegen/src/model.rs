@@ -15,6 +15,47 @@ pub struct Api {
     pub data_types: Vec<TypeDef>,
     /// Argument-side types (nested objects and enums in tool inputs), sorted by name.
     pub arg_types: Vec<TypeDef>,
+    /// Sorted by name.
+    pub prompts: Vec<PromptDef>,
+    pub references: Vec<ReferenceDef>,
+}
+
+#[derive(Debug)]
+pub struct PromptDef {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub arguments: Vec<PromptArgumentDef>,
+    pub segments: Vec<PromptSegment>,
+}
+
+#[derive(Debug)]
+pub struct PromptArgumentDef {
+    pub name: String,
+    pub description: String,
+    pub required: bool,
+    pub boolean: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum PromptSegment {
+    Text(String),
+    Argument(String),
+    /// A tool, named at render time by the server's naming and scope.
+    Tool {
+        resource: String,
+        method: String,
+    },
+}
+
+#[derive(Debug)]
+pub struct ReferenceDef {
+    pub uri: String,
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    /// Literal path segments of the GET operation.
+    pub path: Vec<String>,
 }
 
 #[derive(Debug)]

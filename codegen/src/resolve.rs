@@ -81,6 +81,9 @@ pub fn resolve(spec: &OpenAPI, docs: &DocsFile, diags: &mut Diagnostics) -> Opti
     check_unique_names(&tools, diags);
     check_arg_descriptions(&args, diags);
 
+    let prompts = crate::prompts::resolve_prompts(docs, &tools, diags);
+    let references = crate::prompts::resolve_references(docs, &tools, diags);
+
     if !diags.is_empty() {
         return None;
     }
@@ -90,6 +93,8 @@ pub fn resolve(spec: &OpenAPI, docs: &DocsFile, diags: &mut Diagnostics) -> Opti
         tools,
         data_types: data.into_types(),
         arg_types: args.into_types(),
+        prompts,
+        references,
     })
 }
 

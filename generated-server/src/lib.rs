@@ -7,7 +7,15 @@
 #[rustfmt::skip]
 pub mod generated;
 
+pub use generated::prompts::{PROMPTS, REFERENCES};
 pub use generated::registry::{INTEGRATION_LABEL, TOOLS};
+
+/// Everything this server offers: tools, prompts and reference resources.
+pub const CATALOG: runtime::Catalog = runtime::Catalog {
+    tools: TOOLS,
+    prompts: PROMPTS,
+    references: REFERENCES,
+};
 
 /// The published tool list as JSON (names, titles, descriptions, schemas, annotations), as a
 /// client sees it under the given naming and scope.

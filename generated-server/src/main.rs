@@ -1,12 +1,13 @@
 //! The `op-scim-mcp` command line.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use generated_server::{INTEGRATION_LABEL, TOOLS, tool_list_json};
+use generated_server::{CATALOG, INTEGRATION_LABEL, tool_list_json};
 use runtime::cursor::{CursorCodec, CursorKey};
 use runtime::serve::{HttpGuards, serve_http, serve_stdio};
 use runtime::upstream::{Secret, Upstream, UpstreamConfig};
@@ -66,7 +67,8 @@ struct ServeArgs {
     /// Host header values the HTTP transport accepts (loopback names by default).
     #[arg(long = "allowed-host", env = "OP_SCIM_ALLOWED_HOSTS", value_delimiter = ',')]
     allowed_hosts: Vec<String>,
-    /// Origins the HTTP transport accepts; none by default (requests with an Origin are refused).
+    /// Origins the HTTP transport accepts besides the server's own loopback origin; requests with any
+    /// other Origin are refused with 403.
     #[arg(
         long = "allowed-origin",
         env = "OP_SCIM_ALLOWED_ORIGINS",
@@ -160,8 +162,14 @@ fn print_tools(args: &ToolArgs) -> Result<(), ConfigProblem> {
     let list =
         tool_list_json(args.tool_names.into(), &scope).map_err(|error| ConfigProblem(error.to_string()))?;
     let text = serde_json::to_string_pretty(&list).map_err(|error| ConfigProblem(error.to_string()))?;
-    println!("{text}");
-    Ok(())
+    // A closed pipe (`op-scim-mcp tools | head`) is the reader's choice, not an error.
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{text}") {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(ConfigProblem(format!("writing the tool list: {error}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
@@ -209,7 +217,8 @@ async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
         server_name: "op-scim-mcp".into(),
         server_version: env!("CARGO_PKG_VERSION").into(),
     };
-    let server = McpServer::new(shared, TOOLS, settings).map_err(|error| ConfigProblem(error.to_string()))?;
+    let server =
+        McpServer::new(shared, CATALOG, settings).map_err(|error| ConfigProblem(error.to_string()))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_shutdown(shutdown.clone()));
     let outcome = match args.transport {

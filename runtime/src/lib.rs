@@ -6,6 +6,7 @@
 //! rmcp) can change underneath without the generated files changing.
 
 pub mod args;
+pub mod catalog;
 pub mod context;
 pub mod cursor;
 pub mod error;
@@ -21,7 +22,7 @@ pub use context::{LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, Shared, ToolContext, Tool
 pub use error::ToolError;
 pub use scope::Scope;
 pub use server::{McpServer, ServerSettings};
-pub use tool::{ToolEntry, ToolNaming, ToolSpec};
+pub use tool::{Catalog, ToolEntry, ToolNaming, ToolSpec};
 
 /// The facade generated code is written against. Not for hand-written code.
 #[doc(hidden)]
@@ -30,7 +31,10 @@ pub mod __codegen {
     pub use crate::context::{ToolContext, ToolOutput};
     pub use crate::error::ToolError;
     pub use crate::scim_filter::{CompareOp, FilterBuilder, FilterValue};
-    pub use crate::tool::{Annotations, BoxFuture, JsonObject, MethodKind, ToolEntry, ToolSpec};
+    pub use crate::tool::{
+        Annotations, BoxFuture, JsonObject, MethodKind, PromptArgumentSpec, PromptSegment, PromptSpec,
+        ReferenceSpec, ToolEntry, ToolSpec,
+    };
     pub use crate::upstream::UpstreamRequest;
     pub use http::Method;
     pub use serde_json::Value;

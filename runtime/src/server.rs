@@ -9,21 +9,28 @@ use std::time::Instant;
 
 use rmcp::handler::server::ServerHandler;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, Implementation,
-    ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
-    ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, MetaObject, PaginatedRequestParams, PromptMessage,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, Role,
+    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 
+use crate::catalog::{CATALOGUE_URI, OfferedPrompt, catalogue_markdown};
 use crate::context::{Shared, ToolContext};
 use crate::error::ToolError;
 use crate::ratelimit::RateLimitInfo;
 use crate::scope::Scope;
-use crate::tool::{ToolEntry, ToolNaming, ToolSpec};
+use crate::tool::{Catalog, ReferenceSpec, ToolEntry, ToolNaming, ToolSpec};
+use crate::upstream::UpstreamRequest;
 
 /// The `_meta` key under which results carry the normalized upstream rate-limit state.
 pub const RATE_LIMIT_META_KEY: &str = "com.op-scim-mcp/rateLimit";
+
+/// The `_meta` key under which error results carry `{error, message, status, ...}`.
+pub const ERROR_META_KEY: &str = "com.op-scim-mcp/error";
 
 /// How many tools one `tools/list` page holds.
 const TOOLS_PAGE_SIZE: usize = 50;
@@ -52,6 +59,9 @@ struct Inner {
     shared: Arc<Shared>,
     /// In scope, sorted by published name.
     tools: Vec<PublishedTool>,
+    /// Prompts whose tools are all in scope, sorted by name.
+    prompts: Vec<OfferedPrompt>,
+    references: &'static [crate::tool::ReferenceSpec],
     server_name: String,
     server_version: String,
 }
@@ -74,11 +84,15 @@ pub enum ServerBuildError {
 impl McpServer {
     pub fn new(
         shared: Arc<Shared>,
-        tools: &'static [ToolEntry],
+        catalog: Catalog,
         settings: ServerSettings,
     ) -> Result<Self, ServerBuildError> {
         let mut published = Vec::new();
-        for entry in tools.iter().filter(|entry| settings.scope.allows(&entry.spec)) {
+        for entry in catalog
+            .tools
+            .iter()
+            .filter(|entry| settings.scope.allows(&entry.spec))
+        {
             let name = settings.naming.name_of(&entry.spec);
             published.push(PublishedTool {
                 name,
@@ -90,10 +104,24 @@ impl McpServer {
             return Err(ServerBuildError::EmptyScope(settings.scope.to_string()));
         }
         published.sort_by(|a, b| a.name.cmp(b.name));
+        let prompts = catalog
+            .prompts
+            .iter()
+            .filter_map(|spec| {
+                OfferedPrompt::offer(spec, |resource, method| {
+                    published
+                        .iter()
+                        .find(|tool| tool.entry.spec.resource == resource && tool.entry.spec.method == method)
+                        .map(|tool| tool.name)
+                })
+            })
+            .collect();
         Ok(Self {
             inner: Arc::new(Inner {
                 shared,
                 tools: published,
+                prompts,
+                references: catalog.references,
                 server_name: settings.server_name,
                 server_version: settings.server_version,
             }),
@@ -163,11 +191,15 @@ impl McpServer {
     }
 }
 
+/// An `isError` result: the sentence as text, and the machine-readable fields in `_meta`.
+///
+/// Not in `structuredContent`: some clients (MCP Inspector 2.12) validate it against the tool's
+/// output schema even on errors, and an error object never matches a user's schema.
 fn error_result(error: &ToolError, context: &ToolContext) -> CallToolResult {
     let noun = context.noun();
-    let mut result = CallToolResult::error(vec![ContentBlock::text(error.message(noun))]);
-    result.structured_content = Some(error.structured(noun));
-    result.with_meta(rate_limit_meta(error.rate_limit()))
+    let mut meta = rate_limit_meta(error.rate_limit()).unwrap_or_default();
+    meta.0.insert(ERROR_META_KEY.to_owned(), error.structured(noun));
+    CallToolResult::error(vec![ContentBlock::text(error.message(noun))]).with_meta(Some(meta))
 }
 
 fn rate_limit_meta(info: Option<&RateLimitInfo>) -> Option<MetaObject> {
@@ -216,9 +248,164 @@ fn definition(spec: &'static ToolSpec, name: &'static str) -> Result<Tool, Serve
     )
 }
 
+impl McpServer {
+    /// The prompts offered under this server's scope.
+    pub fn prompts(&self) -> Vec<rmcp::model::Prompt> {
+        self.inner.prompts.iter().map(OfferedPrompt::definition).collect()
+    }
+
+    /// Renders one prompt's text for the given arguments.
+    pub fn render_prompt(
+        &self,
+        name: &str,
+        arguments: &serde_json::Map<String, Value>,
+    ) -> Result<String, ErrorData> {
+        let prompt = self
+            .inner
+            .prompts
+            .iter()
+            .find(|prompt| prompt.spec.name == name)
+            .ok_or_else(|| ErrorData::invalid_params(format!("Unknown prompt: {name}"), None))?;
+        prompt.render(arguments)
+    }
+
+    /// The resources this server offers: the tool catalogue and the reference resources.
+    pub fn resources(&self) -> Vec<Resource> {
+        let catalogue = Resource::new(CATALOGUE_URI, "tool_catalogue")
+            .with_title(format!("{} tools on this server", self.inner.shared.label))
+            .with_description("The tools this server publishes, with their arguments, as Markdown.")
+            .with_mime_type("text/markdown");
+        std::iter::once(catalogue)
+            .chain(self.inner.references.iter().map(|reference| {
+                Resource::new(reference.uri, reference.name)
+                    .with_title(reference.title)
+                    .with_description(reference.description)
+                    .with_mime_type("application/json")
+            }))
+            .collect()
+    }
+
+    /// Reads a resource: the catalogue from memory, references live from the upstream.
+    pub async fn read(&self, uri: &str) -> Result<ResourceContents, ErrorData> {
+        if uri == CATALOGUE_URI {
+            let tools: Vec<_> = self
+                .inner
+                .tools
+                .iter()
+                .map(|tool| (tool.entry, tool.definition.clone()))
+                .collect();
+            let text = catalogue_markdown(self.inner.shared.label, &tools);
+            return Ok(ResourceContents::text(text, uri).with_mime_type("text/markdown"));
+        }
+        let reference = self
+            .inner
+            .references
+            .iter()
+            .find(|reference| reference.uri == uri)
+            .ok_or_else(|| {
+                ErrorData::resource_not_found(
+                    format!("no resource {uri}"),
+                    Some(serde_json::json!({ "uri": uri })),
+                )
+            })?;
+        let text = self.fetch_reference(reference).await?;
+        Ok(ResourceContents::text(text, uri).with_mime_type("application/json"))
+    }
+
+    async fn fetch_reference(&self, reference: &ReferenceSpec) -> Result<String, ErrorData> {
+        let request = reference
+            .path
+            .iter()
+            .fold(UpstreamRequest::new(http::Method::GET), |request, segment| {
+                request.literal(segment)
+            });
+        let noun = crate::error::ResourceNoun {
+            label: self.inner.shared.label,
+            singular: "resource",
+        };
+        let response = self.inner.shared.upstream.send(&request).await.map_err(|error| {
+            tracing::info!(uri = reference.uri, outcome = error.kind(), "resource read");
+            ErrorData::internal_error(
+                format!("reading {}: {}", reference.uri, error.message(noun)),
+                None,
+            )
+        })?;
+        let value: Value = serde_json::from_slice(&response.body).map_err(|error| {
+            ErrorData::internal_error(
+                format!(
+                    "reading {}: the bridge did not answer JSON ({error})",
+                    reference.uri
+                ),
+                None,
+            )
+        })?;
+        serde_json::to_string_pretty(&value)
+            .map_err(|error| ErrorData::internal_error(error.to_string(), None))
+    }
+}
+
 impl ServerHandler for McpServer {
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(self.prompts()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let arguments = request.arguments.unwrap_or_default();
+        let text = self.render_prompt(&request.name, &arguments)?;
+        let description = self
+            .inner
+            .prompts
+            .iter()
+            .find(|prompt| prompt.spec.name == request.name)
+            .map(|prompt| prompt.spec.description)
+            .unwrap_or_default();
+        Ok(
+            GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
+                .with_description(description)
+                .into(),
+        )
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(self.resources()))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(Vec::new()))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let contents = self.read(&request.uri).await?;
+        Ok(ReadResourceResult::new(vec![contents]).into())
+    }
+
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_prompts()
+            .enable_resources()
+            .build();
+        ServerConfig::new(capabilities)
             .with_server_info(Implementation::new(&self.inner.server_name, &self.inner.server_version))
             .with_instructions(format!(
                 "Tools for the {label} SCIM bridge: audit, provision, suspend and reactivate users and manage groups. \

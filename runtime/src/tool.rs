@@ -89,3 +89,52 @@ impl ToolNaming {
         }
     }
 }
+
+/// A workflow prompt, generated from the docs YAML.
+#[derive(Debug)]
+pub struct PromptSpec {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub arguments: &'static [PromptArgumentSpec],
+    pub segments: &'static [PromptSegment],
+}
+
+#[derive(Debug)]
+pub struct PromptArgumentSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub required: bool,
+    /// Only `true` or `false` are accepted.
+    pub boolean: bool,
+}
+
+/// A piece of a prompt's text.
+#[derive(Debug)]
+pub enum PromptSegment {
+    Text(&'static str),
+    Argument(&'static str),
+    /// A tool by resource and method; the running server's published name is put in.
+    Tool {
+        resource: &'static str,
+        method: &'static str,
+    },
+}
+
+/// A reference resource whose content is a GET to the upstream.
+#[derive(Debug)]
+pub struct ReferenceSpec {
+    pub uri: &'static str,
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub path: &'static [&'static str],
+}
+
+/// Everything one generated server offers.
+#[derive(Clone, Copy, Debug)]
+pub struct Catalog {
+    pub tools: &'static [ToolEntry],
+    pub prompts: &'static [PromptSpec],
+    pub references: &'static [ReferenceSpec],
+}

@@ -58,12 +58,25 @@ async def workflows(client, bridge_url, checks):
     assert len(seen) == page["total_results"] == 300, (len(seen), page["total_results"])
     checks.append("audit paging")
 
-    # Offboarding: typed filter, suspend by id, confirm on the bridge itself.
-    found = structured(await client.call_tool("list_all_1_password_users", {"user_name": "jane.doe@example.com"}))
+    # Offboarding, following the steps of the rendered `offboard_user` prompt: the tools it names,
+    # in its order (find by the typed filter, suspend by id, read back), then confirm on the bridge.
+    prompts = await client.list_prompts()
+    assert {"offboard_user", "audit_contractor_access", "review_group_membership"} <= {p.name for p in prompts.prompts}
+    rendered = await client.get_prompt("offboard_user", {"email": "jane.doe@example.com"})
+    text = rendered.messages[0].content.text
+    named = [name for name in re.findall(r"`([a-z0-9_]+)`", text) if name in names]
+    find_tool, suspend_tool, read_tool = named[0], named[1], named[2]
+    assert (find_tool, suspend_tool, read_tool) == (
+        "list_all_1_password_users", "1_password_users_suspend", "get_single_1_password_user_by_id"), named
+    found = structured(await client.call_tool(find_tool, {"user_name": "jane.doe@example.com"}))
     assert found["result_count"] == 1, found
     jane = found["result"][0]["id"]
-    suspended = await client.call_tool("1_password_users_suspend", {"id": jane})
+    suspended = await client.call_tool(suspend_tool, {"id": jane})
     assert not suspended.is_error and structured(suspended)["active"] is False
+    assert structured(await client.call_tool(read_tool, {"id": jane}))["active"] is False
+    catalogue = await client.read_resource("op-scim://tools/catalogue")
+    assert "list_all_1_password_users" in catalogue.contents[0].text
+    checks.append("prompts and resources")
     async with httpx2.AsyncClient() as http:
         direct = (await http.get(f"{bridge_url}/scim/v2/Users/{jane}", headers={"Authorization": f"Bearer {TOKEN}"})).json()
     assert direct["active"] is False, direct

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bridge_sim::{Faults, HeaderFamily, RateLimitFault, RunningSim, SimConfig};
-use generated_server::{INTEGRATION_LABEL, TOOLS};
+use generated_server::{CATALOG, INTEGRATION_LABEL};
 use runtime::cursor::{CursorCodec, CursorKey};
 use runtime::upstream::{Secret, Upstream, UpstreamConfig};
 use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
@@ -32,7 +32,7 @@ fn server_for(base_url: &str, token: &str, scope: Scope) -> McpServer {
         server_name: "test".into(),
         server_version: "0".into(),
     };
-    McpServer::new(shared, TOOLS, settings).expect("server")
+    McpServer::new(shared, CATALOG, settings).expect("server")
 }
 
 fn server(sim: &RunningSim) -> McpServer {
@@ -58,11 +58,23 @@ async fn call(server: &McpServer, tool: &str, arguments: Value) -> Outcome {
         .filter_map(|value| value["text"].as_str().map(str::to_owned))
         .collect::<Vec<_>>()
         .join("\n");
+    let is_error = result.is_error == Some(true);
+    let meta = result.meta.as_ref().map(|meta| Value::Object(meta.0.clone()));
+    let structured = if is_error {
+        assert!(
+            result.structured_content.is_none(),
+            "error results carry no structuredContent"
+        );
+        meta.as_ref()
+            .map_or(Value::Null, |meta| meta["com.op-scim-mcp/error"].clone())
+    } else {
+        result.structured_content.clone().unwrap_or(Value::Null)
+    };
     Outcome {
-        is_error: result.is_error == Some(true),
-        structured: result.structured_content.clone().unwrap_or(Value::Null),
+        is_error,
+        structured,
         text,
-        meta: result.meta.as_ref().map(|meta| Value::Object(meta.0.clone())),
+        meta,
     }
 }
 
@@ -443,7 +455,7 @@ fn server_with(base_url: &str, token: &str, tune: impl FnOnce(&mut UpstreamConfi
         server_name: "test".into(),
         server_version: "0".into(),
     };
-    McpServer::new(shared, TOOLS, settings).expect("server")
+    McpServer::new(shared, CATALOG, settings).expect("server")
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bridge_sim::{Faults, HeaderFamily, RateLimitFault, RunningSim, SimConfig};
-use generated_server::{INTEGRATION_LABEL, TOOLS};
+use generated_server::{CATALOG, INTEGRATION_LABEL};
 use runtime::cursor::{CursorCodec, CursorKey};
 use runtime::serve::{HttpGuards, serve_http};
 use runtime::upstream::{Secret, Upstream, UpstreamConfig};
@@ -38,7 +38,7 @@ async fn start(config: SimConfig) -> Running {
         server_name: "test".into(),
         server_version: "0".into(),
     };
-    let server = McpServer::new(shared, TOOLS, settings).expect("server");
+    let server = McpServer::new(shared, CATALOG, settings).expect("server");
     let shutdown = CancellationToken::new();
     let (ready, address) = tokio::sync::oneshot::channel();
     let token = shutdown.clone();

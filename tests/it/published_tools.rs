@@ -216,6 +216,8 @@ fn no_snapshot_is_unreferenced_or_pending() {
         .map(|name| format!("tool__{name}.snap"))
         .collect();
     expected.insert("tool_list.snap".into());
+    expected.insert("prompt_list.snap".into());
+    expected.insert("resource_list.snap".into());
     for entry in std::fs::read_dir(&dir).expect("snapshot directory") {
         let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
         assert!(

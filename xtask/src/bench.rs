@@ -22,7 +22,7 @@ pub fn run(root: &Path, iterations: usize) -> Result<()> {
     if !status.success() {
         bail!("building op-scim-mcp failed");
     }
-    let binary = root.join("target/release/op-scim-mcp");
+    let binary = crate::target_dir(root).join("release/op-scim-mcp");
     let (mut sim, bridge) = spawn(
         Command::new(&binary).args([
             "sim",

@@ -1,7 +1,8 @@
 //! `cargo xtask ci`: everything CI checks, in one command a newcomer can run.
 //!
 //! The client-driven end-to-end tests need the official Python MCP client; this installs it
-//! (pinned) into `target/e2e-venv` on first use, so nothing has to be set up by hand.
+//! (pinned) into `target/e2e-venv` on first use, so nothing has to be set up by hand. The
+//! conformance and Inspector runs fetch their (pinned) npm packages with `npx`.
 
 use std::path::Path;
 use std::process::Command;
@@ -58,7 +59,7 @@ fn client_driven(root: &Path) -> Result<()> {
         &["build", "--release", "--locked", "--bin", "op-scim-mcp"],
     )?;
     let python = python_with_mcp(root)?;
-    let binary = root.join("target/release/op-scim-mcp");
+    let binary = crate::target_dir(root).join("release/op-scim-mcp");
     let script = root.join("tests/e2e/mcp_client_workflows.py");
     let mut passed = 0;
     for transport in ["stdio", "http"] {
@@ -79,11 +80,25 @@ fn client_driven(root: &Path) -> Result<()> {
         passed += 1;
     }
     println!("e2e: {passed} passed, 0 failed");
+    // Suites written by others: the official MCP conformance suite and the MCP Inspector CLI
+    // (both fetched with npx under Node 22).
+    for script in ["tests/e2e/conformance.sh", "tests/e2e/inspector.sh"] {
+        println!("== {script}");
+        let status = Command::new("bash")
+            .arg(root.join(script))
+            .arg(&binary)
+            .current_dir(root)
+            .status()
+            .with_context(|| format!("running {script}"))?;
+        if !status.success() {
+            bail!("{script} failed");
+        }
+    }
     Ok(())
 }
 
 fn python_with_mcp(root: &Path) -> Result<std::path::PathBuf> {
-    let venv = root.join("target/e2e-venv");
+    let venv = crate::target_dir(root).join("e2e-venv");
     let python = venv.join("bin/python");
     let ready = python.exists()
         && Command::new(&python)

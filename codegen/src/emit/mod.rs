@@ -6,6 +6,7 @@
 
 mod handlers;
 mod inputs;
+mod prompts;
 mod registry;
 mod schemas;
 mod types;
@@ -31,7 +32,7 @@ pub struct Provenance {
 /// Emits every generated file, keyed by its path under the generated module directory.
 pub fn emit(api: &Api, provenance: &Provenance) -> Result<BTreeMap<String, String>, String> {
     let mut files = BTreeMap::new();
-    let parts: [(&str, &str, TokenStream); 6] = [
+    let parts: [(&str, &str, TokenStream); 7] = [
         (
             "mod.rs",
             "The generated MCP tools: typed inputs and outputs, published schemas, handlers.",
@@ -62,6 +63,11 @@ pub fn emit(api: &Api, provenance: &Provenance) -> Result<BTreeMap<String, Strin
             "The tool list: metadata, annotations and dispatch.",
             registry::emit(api),
         ),
+        (
+            "prompts.rs",
+            "Workflow prompts and reference resources, from the docs YAML.",
+            prompts::emit(api),
+        ),
     ];
     for (name, doc, tokens) in parts {
         let text = format_file(doc, tokens).map_err(|error| format!("{name}: {error}"))?;
@@ -74,6 +80,7 @@ fn module_index() -> TokenStream {
     quote! {
         pub mod handlers;
         pub mod inputs;
+        pub mod prompts;
         pub mod registry;
         pub mod schemas;
         pub mod types;

@@ -1,0 +1,170 @@
+//! Workflow prompts and reference resources, generated from the docs YAML.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bridge_sim::SimConfig;
+use generated_server::{CATALOG, INTEGRATION_LABEL};
+use runtime::cursor::{CursorCodec, CursorKey};
+use runtime::upstream::{Secret, Upstream, UpstreamConfig};
+use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
+use serde_json::{Map, Value, json};
+
+fn server(base_url: &str, token: &str, naming: ToolNaming, scope: Scope) -> McpServer {
+    let upstream = Upstream::new(UpstreamConfig::new(base_url, Secret::new(token))).expect("upstream");
+    let shared = Arc::new(Shared {
+        upstream,
+        cursors: CursorCodec::new(CursorKey::random()),
+        label: INTEGRATION_LABEL,
+    });
+    let settings = ServerSettings {
+        naming,
+        scope,
+        server_name: "test".into(),
+        server_version: "0".into(),
+    };
+    McpServer::new(shared, CATALOG, settings).expect("server")
+}
+
+fn offline(naming: ToolNaming, scope: Scope) -> McpServer {
+    server("http://127.0.0.1:9", "t", naming, scope)
+}
+
+fn args(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+#[test]
+fn snapshot_of_the_prompt_and_resource_lists() {
+    let server = offline(ToolNaming::Default, Scope::default());
+    let prompts = serde_json::to_value(server.prompts()).expect("json");
+    let resources = serde_json::to_value(server.resources()).expect("json");
+    insta::with_settings!({ sort_maps => true, prepend_module_to_snapshot => false }, {
+        insta::assert_json_snapshot!("prompt_list", prompts);
+        insta::assert_json_snapshot!("resource_list", resources);
+    });
+}
+
+#[test]
+fn a_rendered_prompt_names_the_running_servers_tools_and_fills_arguments() {
+    let default = offline(ToolNaming::Default, Scope::default());
+    let text = default
+        .render_prompt("offboard_user", &args(json!({ "email": "jane.doe@example.com" })))
+        .expect("renders");
+    assert!(
+        text.contains("`list_all_1_password_users` with `user_name` set to \"jane.doe@example.com\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("`1_password_users_suspend`") && text.contains("`get_single_1_password_user_by_id`")
+    );
+    assert!(!text.contains("{{"), "no placeholder is left: {text}");
+
+    let portable = offline(ToolNaming::Portable, Scope::default());
+    let text = portable
+        .render_prompt(
+            "audit_contractor_access",
+            &args(json!({ "email_domain": "external-agency.com", "suspend": "true" })),
+        )
+        .expect("renders");
+    assert!(text.contains("`one_password_users_suspend`"), "{text}");
+    assert!(text.contains("Suspend them: true."), "{text}");
+}
+
+#[test]
+fn missing_unknown_and_malformed_prompt_arguments_are_refused_clearly() {
+    let server = offline(ToolNaming::Default, Scope::default());
+    let missing = server
+        .render_prompt("offboard_user", &Map::new())
+        .expect_err("refused");
+    assert!(
+        missing.message.contains("needs the argument `email`"),
+        "{}",
+        missing.message
+    );
+    let unknown = server
+        .render_prompt("offboard_user", &args(json!({ "email": "a@b.co", "mail": "x" })))
+        .expect_err("refused");
+    assert!(
+        unknown.message.contains("no argument `mail`"),
+        "{}",
+        unknown.message
+    );
+    let not_boolean = server
+        .render_prompt(
+            "audit_contractor_access",
+            &args(json!({ "email_domain": "x.com", "suspend": "maybe" })),
+        )
+        .expect_err("refused");
+    assert!(
+        not_boolean.message.contains("must be true or false"),
+        "{}",
+        not_boolean.message
+    );
+    let no_such = server.render_prompt("nope", &Map::new()).expect_err("refused");
+    assert!(no_such.message.contains("Unknown prompt"), "{}", no_such.message);
+}
+
+#[test]
+fn a_prompt_whose_tools_are_out_of_scope_is_not_offered() {
+    let read_only = offline(
+        ToolNaming::Default,
+        Scope::parse(&["read".into()], &[]).expect("scope"),
+    );
+    let names: Vec<String> = read_only
+        .prompts()
+        .iter()
+        .map(|prompt| prompt.name.clone())
+        .collect();
+    assert_eq!(names, ["review_group_membership"]);
+    assert!(
+        read_only
+            .render_prompt("offboard_user", &args(json!({ "email": "a@b.co" })))
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn resources_read_the_scoped_catalogue_and_the_bridges_schemas_live() {
+    let sim = bridge_sim::spawn(SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("sim");
+    let scope = Scope::parse(&["read".into()], &["directory".into()]).expect("scope");
+    let server = server(&sim.base_url(), sim.token(), ToolNaming::Default, scope);
+
+    let catalogue = serde_json::to_value(server.read("op-scim://tools/catalogue").await.expect("catalogue"))
+        .expect("json");
+    let text = catalogue["text"].as_str().expect("text");
+    assert!(text.contains("`list_all_1_password_users`"), "{text}");
+    assert!(
+        !text.contains("1_password_users_suspend"),
+        "the catalogue is scoped: {text}"
+    );
+
+    let schemas =
+        serde_json::to_value(server.read("op-scim://bridge/Schemas").await.expect("schemas")).expect("json");
+    assert_eq!(schemas["mimeType"], "application/json");
+    assert!(
+        schemas["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("urn:ietf:params:scim:schemas:core:2.0:User"))
+    );
+
+    let missing = server.read("op-scim://nothing").await.expect_err("unknown uri");
+    assert_eq!(missing.code.0, -32002);
+
+    let down = server_down();
+    let error = down
+        .read("op-scim://bridge/ServiceProviderConfig")
+        .await
+        .expect_err("unreachable");
+    assert!(error.message.contains("Could not reach"), "{}", error.message);
+    sim.shutdown().await;
+}
+
+fn server_down() -> McpServer {
+    offline(ToolNaming::Default, Scope::default())
+}
