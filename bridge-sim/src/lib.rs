@@ -29,6 +29,12 @@
 //! - Default page size is `max_page_size` (facts §4: the real default is unknown).
 //! - Adding a member id that is not a user is 400 `invalidValue`; emails always mirror
 //!   `userName`, and a PATCH that changes the primary email changes `userName`.
+//! - `attributes`/`excludedAttributes` never drop what `/Schemas` marks `returned: always`
+//!   (`userName`, `name`, `emails`), per RFC 7643 §7; removing `displayName` or `name.formatted`
+//!   keeps the full name (both are derived from it) rather than blanking it.
+//! - Third-party conformance: `tests/e2e/scim2_tester_check.py` runs scim2-tester against the
+//!   simulator; `tests/e2e/scim2_tester_expected_failures.txt` lists, with reasons, the checks
+//!   the real bridge fails too.
 //! - Rate limiting, latency and 5xx injection are test features, not bridge behaviour (facts §5:
 //!   no documented limits).
 

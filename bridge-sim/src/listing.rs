@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ScimError, ScimType};
 use crate::filter::{self, Filter, Schema};
+use crate::model::{USER_RETURNED_ALWAYS, USER_URN};
 use crate::store::Face;
 
 const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -125,12 +126,16 @@ impl Projection {
         }
     }
 
-    /// Keeps `schemas`, `id` and `meta` regardless, like RFC 7643's `returned: always`.
+    /// Keeps `schemas`, `id` and `meta` regardless, and the attributes the advertised schema
+    /// marks `returned: always` (RFC 7643 §7: returned "regardless of the contents of the
+    /// 'attributes' parameter", and not excludable either, RFC 7644 §3.4.2.5).
     pub fn apply(&self, mut resource: Value) -> Value {
+        let returned_always = returned_always(&resource);
         if let Value::Object(map) = &mut resource {
             let always = |k: &str| {
                 ["schemas", "id", "meta"]
                     .iter()
+                    .chain(returned_always)
                     .any(|a| a.eq_ignore_ascii_case(k))
             };
             let listed = |list: &[String], k: &str| list.iter().any(|a| a.eq_ignore_ascii_case(k));
@@ -141,6 +146,15 @@ impl Projection {
         }
         resource
     }
+}
+
+/// The attributes `GET /Schemas` advertises as `returned: always` for the resource's schema
+/// (facts §2.1: `userName`, `name` and `emails` on users; none on groups).
+fn returned_always(resource: &Value) -> &'static [&'static str] {
+    let is_user = resource["schemas"]
+        .as_array()
+        .is_some_and(|schemas| schemas.iter().any(|s| s.as_str() == Some(USER_URN)));
+    if is_user { USER_RETURNED_ALWAYS } else { &[] }
 }
 
 /// `urn:...:User:name.givenName` -> `name`: projection works on whole top-level attributes.

@@ -13,6 +13,9 @@ use crate::error::{ScimError, ScimType};
 pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
+/// The User attributes `GET /Schemas` advertises as `returned: always` (facts §2.1).
+pub const USER_RETURNED_ALWAYS: &[&str] = &["userName", "name", "emails"];
+
 /// A provisioned person.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -111,13 +114,18 @@ impl User {
                 .flatten()
                 .unwrap_or_default())
         };
-        let (given, family, formatted) = (part("givenName")?, part("familyName")?, part("formatted")?);
-        let display = opt_string(obj, "displayName")?.unwrap_or_default();
+        let (given, family) = (part("givenName")?, part("familyName")?);
+        let formatted = name.map(|n| opt_string(n, "formatted")).transpose()?.flatten();
+        // A removed `displayName` or `name.formatted` leaves the full name as it was: the bridge
+        // derives both from the one full-name string it keeps (facts §2.2), so removing them must
+        // not blank the person's name.
+        let display = opt_string(obj, "displayName")?;
+        let changed = |full: &Option<String>| full.as_ref().filter(|f| **f != before.display_name).cloned();
         if given != before.given_name || family != before.family_name {
             user.set_name_parts(given, family);
-        } else if display != before.display_name {
+        } else if let Some(display) = changed(&display) {
             user.set_full_name(&display);
-        } else if formatted != before.display_name {
+        } else if let Some(formatted) = changed(&formatted) {
             user.set_full_name(&formatted);
         }
 

@@ -45,6 +45,18 @@ fn replacing_name_parts_updates_display_name() {
 }
 
 #[test]
+fn removing_display_name_or_formatted_keeps_the_full_name() {
+    let mut d = dir();
+    let id = jane(&d);
+    for path in ["displayName", "name.formatted"] {
+        let ops = patch(json!([{ "op": "remove", "path": path }]));
+        let u = d.patch_user(&id, &ops).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(u.display_name, "Jane Doe", "after removing {path}");
+        assert_eq!((u.given_name.as_str(), u.family_name.as_str()), ("Jane", "Doe"));
+    }
+}
+
+#[test]
 fn pathless_replace_merges_attributes_and_accepts_entra_booleans() {
     let mut d = dir();
     let id = jane(&d);

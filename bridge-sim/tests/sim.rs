@@ -441,6 +441,47 @@ async fn adding_a_primary_email_changes_the_user_name() {
     );
 }
 
+/// scim2-tester `object_query_with_attributes`: `returned: always` attributes survive
+/// `attributes` and `excludedAttributes`, on GET and on list.
+#[tokio::test]
+async fn projection_keeps_attributes_the_schema_returns_always() {
+    let app = small(3);
+    let schemas = call(&app, "GET", "/Schemas", None).await;
+    let always: Vec<String> = schemas.body["Resources"][0]["attributes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["returned"] == "always")
+        .filter_map(|a| a["name"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(always, ["userName", "name", "emails"]);
+
+    let list = call(&app, "GET", "/Users?attributes=externalId", None).await;
+    let user = &list.body["Resources"][0];
+    for name in &always {
+        assert!(user.get(name).is_some(), "{name} missing from {user}");
+    }
+    assert!(user.get("displayName").is_none(), "{user}");
+    let id = user["id"].as_str().unwrap_or_default().to_owned();
+
+    let r = call(
+        &app,
+        "GET",
+        &format!("/Users/{id}?excludedAttributes=userName,displayName"),
+        None,
+    )
+    .await;
+    assert!(r.body.get("userName").is_some(), "{}", r.body);
+    assert!(r.body.get("displayName").is_none(), "{}", r.body);
+
+    let groups = call(&app, "GET", "/Groups?attributes=externalId", None).await;
+    let group = &groups.body["Resources"][0];
+    assert!(
+        group.get("displayName").is_none() && group.get("members").is_none(),
+        "{group}"
+    );
+}
+
 /// Throughput of `GET /Users?count=100` over 10,000 users, with 8 keep-alive connections.
 /// The load generator shares the machine, so the figure is a lower bound. Run with
 /// `cargo test --release -p bridge-sim --test sim -- --ignored --nocapture bench`.

@@ -94,28 +94,54 @@ fn client_driven(root: &Path) -> Result<()> {
             bail!("{script} failed");
         }
     }
+    // A third-party SCIM checker against the simulated bridge, so the simulator stays faithful.
+    let scim2 = venv_with(
+        &crate::target_dir(root).join("scim2-venv"),
+        "scim2_tester",
+        &[
+            "-r",
+            &root
+                .join("tests/e2e/scim2_tester_requirements.txt")
+                .to_string_lossy(),
+        ],
+    )?;
+    println!("== scim2-tester against the simulated bridge");
+    let status = Command::new(&scim2)
+        .arg(root.join("tests/e2e/scim2_tester_check.py"))
+        .arg(&binary)
+        .status()
+        .context("running scim2-tester")?;
+    if !status.success() {
+        bail!("scim2-tester found unexpected failures in the simulated bridge");
+    }
     Ok(())
 }
 
 fn python_with_mcp(root: &Path) -> Result<std::path::PathBuf> {
-    let venv = crate::target_dir(root).join("e2e-venv");
+    venv_with(
+        &crate::target_dir(root).join("e2e-venv"),
+        "mcp, httpx2",
+        &[PYTHON_MCP],
+    )
+}
+
+/// A virtual environment at `venv` where `import {modules}` works, installing `requirements`
+/// with pip on first use.
+fn venv_with(venv: &Path, modules: &str, requirements: &[&str]) -> Result<std::path::PathBuf> {
     let python = venv.join("bin/python");
     let ready = python.exists()
         && Command::new(&python)
-            .args(["-c", "import mcp, httpx2"])
+            .args(["-c", &format!("import {modules}")])
             .status()
             .is_ok_and(|status| status.success());
     if ready {
         return Ok(python);
     }
-    println!(
-        "== installing the Python MCP client ({PYTHON_MCP}) into {}",
-        venv.display()
-    );
+    println!("== installing {} into {}", requirements.join(" "), venv.display());
     let created = Command::new("python3")
         .arg("-m")
         .arg("venv")
-        .arg(&venv)
+        .arg(venv)
         .status()
         .context("python3 -m venv")?;
     if !created.success() {
@@ -125,18 +151,12 @@ fn python_with_mcp(root: &Path) -> Result<std::path::PathBuf> {
         );
     }
     let installed = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            PYTHON_MCP,
-        ])
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args(requirements)
         .status()
         .context("pip install")?;
     if !installed.success() {
-        bail!("could not install {PYTHON_MCP}");
+        bail!("could not install {}", requirements.join(" "));
     }
     Ok(python)
 }
