@@ -7,8 +7,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use generated_server::{CATALOG, INTEGRATION_LABEL, tool_list_json};
+use generated_server::{CATALOG, INTEGRATION_LABEL, TOOLS, tool_list_json};
+use std::time::SystemTime;
+
+use runtime::audit::AuditLog;
 use runtime::cursor::{CursorCodec, CursorKey};
+use runtime::gate::{Access, describe};
+use runtime::registry::{KeyKind, NewServer, Registry, SqliteStore, parse_time};
 use runtime::serve::{HttpGuards, serve_http, serve_stdio};
 use runtime::upstream::{Secret, Upstream, UpstreamConfig};
 use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
@@ -36,6 +41,74 @@ enum Command {
     },
     /// Run the simulated 1Password SCIM bridge on its own.
     Sim(bridge_sim::SimArgs),
+    /// Scoped MCP servers in the registry (served over HTTP at /mcp/<token>).
+    Servers {
+        #[command(subcommand)]
+        action: ServersAction,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// API tokens: the second factor of servers created with --require-api-token-auth.
+    ApiTokens {
+        #[command(subcommand)]
+        action: KeysAction,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Admin keys for the admin HTTP API (/admin/servers).
+    AdminKeys {
+        #[command(subcommand)]
+        action: KeysAction,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+#[derive(Args, Clone)]
+struct StateArgs {
+    /// The registry database (SQLite; created on first use).
+    #[arg(long, env = "OP_SCIM_STATE", default_value = "op-scim-mcp.db")]
+    state: PathBuf,
+    /// The public base URL the server is reached at, for the URLs handed out.
+    #[arg(long, env = "OP_SCIM_PUBLIC_URL", default_value = "http://127.0.0.1:8787")]
+    public_url: String,
+}
+
+#[derive(Subcommand)]
+enum ServersAction {
+    /// Create a scoped server; prints its URL (with its secret token) once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// read, write, custom or method names, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        methods: Vec<String>,
+        #[arg(long, value_delimiter = ',')]
+        tags: Vec<String>,
+        /// RFC 3339, at least 60 s ahead, e.g. 2026-12-31T23:59:59Z.
+        #[arg(long)]
+        expires_at: Option<String>,
+        /// Also require `Authorization: Bearer <api token>` on every request.
+        #[arg(long)]
+        require_api_token_auth: bool,
+    },
+    /// List servers (never their tokens).
+    List,
+    /// Revoke a server by id or name; takes effect on its next request.
+    Revoke { id_or_name: String },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create one; prints the secret once.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List (never the secrets).
+    List,
+    /// Revoke by id or name.
+    Revoke { id_or_name: String },
 }
 
 #[derive(Args, Clone)]
@@ -81,6 +154,15 @@ struct ServeArgs {
     /// Users in the demo directory.
     #[arg(long, default_value_t = 250)]
     demo_users: usize,
+    /// Serve the scoped servers of this registry database over HTTP (/mcp/<token>, /admin).
+    #[arg(long, env = "OP_SCIM_STATE")]
+    state: Option<PathBuf>,
+    /// The public base URL for the URLs the admin API hands out (default: http://<listen>).
+    #[arg(long, env = "OP_SCIM_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Append audit lines (write/custom calls, admin changes) to this file instead of stderr.
+    #[arg(long, env = "OP_SCIM_AUDIT_LOG")]
+    audit_log: Option<PathBuf>,
     #[command(flatten)]
     tools: ToolArgs,
 }
@@ -125,6 +207,9 @@ fn main() -> ExitCode {
             Some(Command::Sim(args)) => bridge_sim::run_standalone(args)
                 .await
                 .map_err(|error| ConfigProblem(format!("{error:#}"))),
+            Some(Command::Servers { action, state }) => servers(action, &state),
+            Some(Command::ApiTokens { action, state }) => keys(KeyKind::ApiToken, action, &state),
+            Some(Command::AdminKeys { action, state }) => keys(KeyKind::AdminKey, action, &state),
             None => serve(cli.serve).await,
         }
     });
@@ -206,11 +291,14 @@ async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
             .map_err(|error| ConfigProblem(format!("OP_SCIM_CURSOR_KEY: {error}")))?,
         Err(_) => CursorKey::random(),
     };
-    let shared = Arc::new(Shared {
-        upstream,
-        cursors: CursorCodec::new(cursor_key),
-        label: INTEGRATION_LABEL,
+    let audit = Arc::new(match &args.audit_log {
+        Some(path) => AuditLog::file(path)
+            .map_err(|error| ConfigProblem(format!("--audit-log {}: {error}", path.display())))?,
+        None => AuditLog::stderr(),
     });
+    let shared = Arc::new(
+        Shared::new(upstream, CursorCodec::new(cursor_key), INTEGRATION_LABEL).with_audit(audit.clone()),
+    );
     let settings = ServerSettings {
         naming: args.tools.tool_names.into(),
         scope,
@@ -239,7 +327,24 @@ async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
                 guards.allowed_hosts = args.allowed_hosts.clone();
             }
             guards.allowed_origins = args.allowed_origins.clone();
-            serve_http(server, args.listen, &guards, shutdown, |addr| {
+            let access = match &args.state {
+                Some(path) => Some(Access {
+                    registry: Arc::new(open_registry(path)?),
+                    catalog: CATALOG,
+                    public_url: args
+                        .public_url
+                        .clone()
+                        .unwrap_or_else(|| format!("http://{}", args.listen)),
+                    audit: Some(audit),
+                }),
+                None => None,
+            };
+            if access.is_some() {
+                eprintln!(
+                    "registry mode: every /mcp request needs a server token (op-scim-mcp servers create)"
+                );
+            }
+            serve_http(server, args.listen, &guards, access, shutdown, |addr| {
                 eprintln!("serving MCP over HTTP at http://{addr}/mcp");
                 eprintln!("connect, e.g.: claude mcp add --transport http op-scim http://{addr}/mcp");
             })
@@ -251,6 +356,93 @@ async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
         sim.shutdown().await;
     }
     outcome
+}
+
+fn open_registry(path: &std::path::Path) -> Result<Registry, ConfigProblem> {
+    let store = SqliteStore::open(path)
+        .map_err(|error| ConfigProblem(format!("--state {}: {error}", path.display())))?;
+    Ok(Registry::new(Box::new(store)))
+}
+
+fn print_json(value: &serde_json::Value) -> Result<(), ConfigProblem> {
+    let text = serde_json::to_string_pretty(value).map_err(|error| ConfigProblem(error.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn servers(action: ServersAction, state: &StateArgs) -> Result<(), ConfigProblem> {
+    let registry = open_registry(&state.state)?;
+    match action {
+        ServersAction::Create {
+            name,
+            methods,
+            tags,
+            expires_at,
+            require_api_token_auth,
+        } => {
+            let expires_at = expires_at
+                .as_deref()
+                .map(parse_time)
+                .transpose()
+                .map_err(|error| ConfigProblem(format!("--expires-at: {error}")))?;
+            let new = NewServer {
+                name,
+                methods,
+                tags,
+                expires_at,
+                require_api_token_auth,
+            };
+            let (entry, token) = registry
+                .create_server(new, SystemTime::now(), |scope| {
+                    TOOLS.iter().any(|tool| scope.allows(&tool.spec))
+                })
+                .map_err(|error| ConfigProblem(error.to_string()))?;
+            let url = format!(
+                "{}/mcp/{}",
+                state.public_url.trim_end_matches('/'),
+                token.reveal()
+            );
+            eprintln!("The URL holds the server's secret token; it is shown only now.");
+            print_json(&describe(&entry, Some(url)))
+        }
+        ServersAction::List => {
+            let entries = registry
+                .list_servers()
+                .map_err(|error| ConfigProblem(error.to_string()))?;
+            print_json(
+                &serde_json::json!({ "servers": entries.iter().map(|e| describe(e, None)).collect::<Vec<_>>() }),
+            )
+        }
+        ServersAction::Revoke { id_or_name } => match registry.revoke_server(&id_or_name) {
+            Ok(Some(entry)) => print_json(&serde_json::json!({ "revoked": entry.id, "name": entry.name })),
+            Ok(None) => Err(ConfigProblem(format!("no server `{id_or_name}`"))),
+            Err(error) => Err(ConfigProblem(error.to_string())),
+        },
+    }
+}
+
+fn keys(kind: KeyKind, action: KeysAction, state: &StateArgs) -> Result<(), ConfigProblem> {
+    let registry = open_registry(&state.state)?;
+    match action {
+        KeysAction::Create { name } => {
+            let (entry, secret) = registry
+                .create_key(kind, &name, SystemTime::now())
+                .map_err(|error| ConfigProblem(error.to_string()))?;
+            eprintln!("The secret is shown only now.");
+            print_json(&serde_json::json!({ "id": entry.id, "name": entry.name, "secret": secret.reveal() }))
+        }
+        KeysAction::List => {
+            let entries = registry
+                .list_keys(kind)
+                .map_err(|error| ConfigProblem(error.to_string()))?;
+            print_json(&serde_json::to_value(entries).map_err(|error| ConfigProblem(error.to_string()))?)
+        }
+        KeysAction::Revoke { id_or_name } => match registry.revoke_key(kind, &id_or_name) {
+            Ok(Some(entry)) => print_json(&serde_json::json!({ "revoked": entry.id, "name": entry.name })),
+            Ok(None) => Err(ConfigProblem(format!("no key `{id_or_name}`"))),
+            Err(error) => Err(ConfigProblem(error.to_string())),
+        },
+    }
 }
 
 fn read_token(file: Option<&std::path::Path>) -> Result<Secret, ConfigProblem> {

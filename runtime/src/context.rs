@@ -24,6 +24,24 @@ pub struct Shared {
     pub cursors: CursorCodec,
     /// The product label, for messages (`1Password`).
     pub label: &'static str,
+    /// Where `write`/`custom` calls are recorded, if anywhere.
+    pub audit: Option<std::sync::Arc<crate::audit::AuditLog>>,
+}
+
+impl Shared {
+    pub fn new(upstream: Upstream, cursors: CursorCodec, label: &'static str) -> Self {
+        Self {
+            upstream,
+            cursors,
+            label,
+            audit: None,
+        }
+    }
+
+    pub fn with_audit(mut self, audit: std::sync::Arc<crate::audit::AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
 }
 
 /// One call's view.
@@ -33,11 +51,12 @@ pub struct ToolContext {
     spec: &'static ToolSpec,
 }
 
-/// A successful result: the structured value and the upstream's rate-limit state.
+/// A successful result: the structured value, the upstream's status and rate-limit state.
 #[derive(Clone, Debug)]
 pub struct ToolOutput {
     pub structured: Value,
     pub rate_limit: Option<RateLimitInfo>,
+    pub status: u16,
 }
 
 /// Where a list call starts, and what its cursor is bound to.
@@ -116,6 +135,7 @@ impl ToolContext {
         Ok(ToolOutput {
             structured,
             rate_limit: response.rate_limit,
+            status: response.status,
         })
     }
 
@@ -125,6 +145,7 @@ impl ToolContext {
         Ok(ToolOutput {
             structured: json!({ "status": response.status }),
             rate_limit: response.rate_limit,
+            status: response.status,
         })
     }
 
@@ -159,6 +180,7 @@ impl ToolContext {
         Ok(ToolOutput {
             structured,
             rate_limit: response.rate_limit,
+            status: response.status,
         })
     }
 }

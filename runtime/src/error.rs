@@ -85,6 +85,14 @@ impl ToolError {
         }
     }
 
+    /// The HTTP status the upstream answered with, when it answered.
+    pub fn upstream_status(&self) -> Option<u16> {
+        match self {
+            Self::Upstream { status, .. } | Self::RateLimited { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
     pub fn rate_limit(&self) -> Option<&RateLimitInfo> {
         match self {
             Self::Upstream { rate_limit, .. } | Self::RateLimited { rate_limit, .. } => rate_limit.as_deref(),

@@ -6,11 +6,14 @@
 //! rmcp) can change underneath without the generated files changing.
 
 pub mod args;
+pub mod audit;
 pub mod catalog;
 pub mod context;
 pub mod cursor;
 pub mod error;
+pub mod gate;
 pub mod ratelimit;
+pub mod registry;
 pub mod scim_filter;
 pub mod scope;
 pub mod serve;

@@ -90,6 +90,7 @@ pub async fn serve_http(
     server: McpServer,
     addr: SocketAddr,
     guards: &HttpGuards,
+    access: Option<crate::gate::Access>,
     shutdown: CancellationToken,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
@@ -107,11 +108,37 @@ pub async fn serve_http(
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
+    let stop = shutdown.clone();
     // Graceful: stop accepting, let in-flight requests finish, then stop rmcp's service.
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-        .map_err(ServeError::Http);
+    let served = match access {
+        None => {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+        }
+        Some(access) => {
+            tokio::spawn(crate::gate::purge_periodically(
+                access.registry.clone(),
+                std::time::Duration::from_secs(30),
+                shutdown.clone(),
+            ));
+            let app = router
+                .layer(axum::middleware::from_fn_with_state(
+                    access.clone(),
+                    crate::gate::gate_mcp,
+                ))
+                .merge(crate::gate::admin_router(access));
+            // The `/mcp/<token>` form is rewritten before routing, so both forms reach one route.
+            let app = tower::Layer::layer(&axum::middleware::from_fn(crate::gate::lift_path_token), app);
+            axum::serve(
+                listener,
+                axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+        }
+    }
+    .map_err(ServeError::Http);
     service_stop.cancel();
     served
 }

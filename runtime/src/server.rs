@@ -35,6 +35,23 @@ pub const ERROR_META_KEY: &str = "com.op-scim-mcp/error";
 /// How many tools one `tools/list` page holds.
 const TOOLS_PAGE_SIZE: usize = 50;
 
+/// Who is calling over HTTP through the registry: the server entry and its scope. Set by the
+/// access gate in the request's extensions; absent on stdio and on an open HTTP endpoint.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub server_id: String,
+    pub server_name: String,
+    pub scope: Scope,
+}
+
+fn principal(context: &RequestContext<RoleServer>) -> Option<Principal> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Principal>())
+        .cloned()
+}
+
 /// Filled by a tool call with the upstream's rate-limit state, read by the HTTP layer that
 /// turns it into `RateLimit-*` response headers. Lives in the request's extensions.
 #[derive(Clone, Debug, Default)]
@@ -151,19 +168,34 @@ impl McpServer {
         name: &str,
         arguments: serde_json::Map<String, Value>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.call_reporting_rate_limit(name, arguments)
+        self.call_as(name, arguments, None)
             .await
             .map(|(result, _)| result)
     }
 
-    async fn call_reporting_rate_limit(
+    /// The tools visible to `principal` (all in-scope tools when there is none).
+    fn visible(&self, principal: Option<&Principal>) -> impl Iterator<Item = &PublishedTool> {
+        self.inner
+            .tools
+            .iter()
+            .filter(move |tool| principal.is_none_or(|who| who.scope.allows(&tool.entry.spec)))
+    }
+
+    /// Runs a call on behalf of `principal`; a tool outside its scope is as unknown as a tool
+    /// that never existed, and nothing reaches the upstream.
+    pub async fn call_as(
         &self,
         name: &str,
         arguments: serde_json::Map<String, Value>,
+        principal: Option<&Principal>,
     ) -> Result<(CallToolResult, Option<RateLimitInfo>), ErrorData> {
-        let Some(tool) = self.find(name) else {
+        let tool = self
+            .find(name)
+            .filter(|tool| principal.is_none_or(|who| who.scope.allows(&tool.entry.spec)));
+        let Some(tool) = tool else {
             return Err(ErrorData::invalid_params(format!("Unknown tool: {name}"), None));
         };
+        let targets = audit_targets(&arguments);
         let started = Instant::now();
         let context = ToolContext::new(self.inner.shared.clone(), &tool.entry.spec);
         let outcome = (tool.entry.call)(&context, arguments).await;
@@ -171,6 +203,7 @@ impl McpServer {
         let result = match outcome {
             Ok(output) => {
                 tracing::info!(tool = name, outcome = "ok", elapsed_ms, "tool call");
+                self.audit(tool, principal, &targets, "ok", Some(output.status));
                 let meta = rate_limit_meta(output.rate_limit.as_ref());
                 (
                     CallToolResult::structured(output.structured).with_meta(meta),
@@ -184,6 +217,7 @@ impl McpServer {
                     }
                     other => tracing::info!(tool = name, outcome = other.kind(), elapsed_ms, "tool call"),
                 }
+                self.audit(tool, principal, &targets, error.kind(), error.upstream_status());
                 (error_result(&error, &context), error.rate_limit().cloned())
             }
         };
@@ -195,6 +229,53 @@ impl McpServer {
 ///
 /// Not in `structuredContent`: some clients (MCP Inspector 2.12) validate it against the tool's
 /// output schema even on errors, and an error object never matches a user's schema.
+impl McpServer {
+    /// One audit line per `write`/`custom` call: who, which tool, which ids, what happened.
+    fn audit(
+        &self,
+        tool: &PublishedTool,
+        principal: Option<&Principal>,
+        targets: &[String],
+        outcome: &str,
+        upstream_status: Option<u16>,
+    ) {
+        let Some(audit) = &self.inner.shared.audit else {
+            return;
+        };
+        if tool.entry.spec.kind == crate::tool::MethodKind::Read {
+            return;
+        }
+        audit.record(
+            "tool_call",
+            serde_json::json!({
+                "server_id": principal.map_or("local", |who| who.server_id.as_str()),
+                "server_name": principal.map_or("local", |who| who.server_name.as_str()),
+                "tool": tool.name,
+                "targets": targets,
+                "outcome": outcome,
+                "upstream_status": upstream_status,
+            }),
+        );
+    }
+}
+
+/// The resource ids a call is about (`id`, `member_ids`): ids, never other argument values.
+fn audit_targets(arguments: &serde_json::Map<String, Value>) -> Vec<String> {
+    let mut targets = Vec::new();
+    if let Some(Value::String(id)) = arguments.get("id") {
+        targets.push(id.chars().take(128).collect());
+    }
+    if let Some(Value::Array(ids)) = arguments.get("member_ids") {
+        targets.extend(
+            ids.iter()
+                .filter_map(Value::as_str)
+                .take(100)
+                .map(|id| id.chars().take(128).collect()),
+        );
+    }
+    targets
+}
+
 fn error_result(error: &ToolError, context: &ToolContext) -> CallToolResult {
     let noun = context.noun();
     let mut meta = rate_limit_meta(error.rate_limit()).unwrap_or_default();
@@ -251,7 +332,19 @@ fn definition(spec: &'static ToolSpec, name: &'static str) -> Result<Tool, Serve
 impl McpServer {
     /// The prompts offered under this server's scope.
     pub fn prompts(&self) -> Vec<rmcp::model::Prompt> {
-        self.inner.prompts.iter().map(OfferedPrompt::definition).collect()
+        self.prompts_for(None).map(OfferedPrompt::definition).collect()
+    }
+
+    /// Prompts whose every tool `principal` may call.
+    fn prompts_for(&self, principal: Option<&Principal>) -> impl Iterator<Item = &OfferedPrompt> {
+        self.inner.prompts.iter().filter(move |prompt| {
+            prompt.spec.segments.iter().all(|segment| match segment {
+                crate::tool::PromptSegment::Tool { resource, method } => self
+                    .visible(principal)
+                    .any(|tool| tool.entry.spec.resource == *resource && tool.entry.spec.method == *method),
+                _ => true,
+            })
+        })
     }
 
     /// Renders one prompt's text for the given arguments.
@@ -260,10 +353,17 @@ impl McpServer {
         name: &str,
         arguments: &serde_json::Map<String, Value>,
     ) -> Result<String, ErrorData> {
+        self.render_prompt_as(name, arguments, None)
+    }
+
+    fn render_prompt_as(
+        &self,
+        name: &str,
+        arguments: &serde_json::Map<String, Value>,
+        principal: Option<&Principal>,
+    ) -> Result<String, ErrorData> {
         let prompt = self
-            .inner
-            .prompts
-            .iter()
+            .prompts_for(principal)
             .find(|prompt| prompt.spec.name == name)
             .ok_or_else(|| ErrorData::invalid_params(format!("Unknown prompt: {name}"), None))?;
         prompt.render(arguments)
@@ -287,11 +387,13 @@ impl McpServer {
 
     /// Reads a resource: the catalogue from memory, references live from the upstream.
     pub async fn read(&self, uri: &str) -> Result<ResourceContents, ErrorData> {
+        self.read_as(uri, None).await
+    }
+
+    async fn read_as(&self, uri: &str, principal: Option<&Principal>) -> Result<ResourceContents, ErrorData> {
         if uri == CATALOGUE_URI {
             let tools: Vec<_> = self
-                .inner
-                .tools
-                .iter()
+                .visible(principal)
                 .map(|tool| (tool.entry, tool.definition.clone()))
                 .collect();
             let text = catalogue_markdown(self.inner.shared.label, &tools);
@@ -348,18 +450,23 @@ impl ServerHandler for McpServer {
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        Ok(ListPromptsResult::with_all_items(self.prompts()))
+        let who = principal(&context);
+        Ok(ListPromptsResult::with_all_items(
+            self.prompts_for(who.as_ref())
+                .map(OfferedPrompt::definition)
+                .collect(),
+        ))
     }
 
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let arguments = request.arguments.unwrap_or_default();
-        let text = self.render_prompt(&request.name, &arguments)?;
+        let text = self.render_prompt_as(&request.name, &arguments, principal(&context).as_ref())?;
         let description = self
             .inner
             .prompts
@@ -393,9 +500,9 @@ impl ServerHandler for McpServer {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let contents = self.read(&request.uri).await?;
+        let contents = self.read_as(&request.uri, principal(&context).as_ref()).await?;
         Ok(ReadResourceResult::new(vec![contents]).into())
     }
 
@@ -418,9 +525,10 @@ impl ServerHandler for McpServer {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let tools = &self.inner.tools;
+        let who = principal(&context);
+        let tools: Vec<&PublishedTool> = self.visible(who.as_ref()).collect();
         let start = match request.and_then(|params| params.cursor) {
             None => 0,
             Some(cursor) => cursor
@@ -448,8 +556,9 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let who = principal(&context);
         let (result, rate_limit) = self
-            .call_reporting_rate_limit(&request.name, request.arguments.unwrap_or_default())
+            .call_as(&request.name, request.arguments.unwrap_or_default(), who.as_ref())
             .await?;
         let slot = context
             .extensions

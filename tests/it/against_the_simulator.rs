@@ -21,11 +21,11 @@ async fn simulator(config: SimConfig) -> RunningSim {
 
 fn server_for(base_url: &str, token: &str, scope: Scope) -> McpServer {
     let upstream = Upstream::new(UpstreamConfig::new(base_url, Secret::new(token))).expect("upstream");
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Shared::new(
         upstream,
-        cursors: CursorCodec::new(CursorKey::random()),
-        label: INTEGRATION_LABEL,
-    });
+        CursorCodec::new(CursorKey::random()),
+        INTEGRATION_LABEL,
+    ));
     let settings = ServerSettings {
         naming: ToolNaming::Default,
         scope,
@@ -444,11 +444,11 @@ async fn a_429_comes_back_at_once_with_retry_after_for_every_header_family() {
 fn server_with(base_url: &str, token: &str, tune: impl FnOnce(&mut UpstreamConfig)) -> McpServer {
     let mut config = UpstreamConfig::new(base_url, Secret::new(token));
     tune(&mut config);
-    let shared = Arc::new(Shared {
-        upstream: Upstream::new(config).expect("upstream"),
-        cursors: CursorCodec::new(CursorKey::random()),
-        label: INTEGRATION_LABEL,
-    });
+    let shared = Arc::new(Shared::new(
+        Upstream::new(config).expect("upstream"),
+        CursorCodec::new(CursorKey::random()),
+        INTEGRATION_LABEL,
+    ));
     let settings = ServerSettings {
         naming: ToolNaming::Default,
         scope: Scope::default(),

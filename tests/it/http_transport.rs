@@ -27,11 +27,11 @@ async fn start(config: SimConfig) -> Running {
         .expect("sim");
     let upstream =
         Upstream::new(UpstreamConfig::new(sim.base_url(), Secret::new(sim.token()))).expect("upstream");
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Shared::new(
         upstream,
-        cursors: CursorCodec::new(CursorKey::random()),
-        label: INTEGRATION_LABEL,
-    });
+        CursorCodec::new(CursorKey::random()),
+        INTEGRATION_LABEL,
+    ));
     let settings = ServerSettings {
         naming: ToolNaming::Default,
         scope: Scope::default(),
@@ -44,9 +44,16 @@ async fn start(config: SimConfig) -> Running {
     let token = shutdown.clone();
     let task = tokio::spawn(async move {
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-        serve_http(server, loopback, &HttpGuards::default(), token, move |addr| {
-            let _ = ready.send(addr);
-        })
+        serve_http(
+            server,
+            loopback,
+            &HttpGuards::default(),
+            None,
+            token,
+            move |addr| {
+                let _ = ready.send(addr);
+            },
+        )
         .await
         .expect("serves");
     });

@@ -7,4 +7,5 @@ mod http_transport;
 mod prompts_and_resources;
 mod published_tools;
 mod regen;
+mod registry_http;
 mod validator;

@@ -12,11 +12,11 @@ use serde_json::{Map, Value, json};
 
 fn server(base_url: &str, token: &str, naming: ToolNaming, scope: Scope) -> McpServer {
     let upstream = Upstream::new(UpstreamConfig::new(base_url, Secret::new(token))).expect("upstream");
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Shared::new(
         upstream,
-        cursors: CursorCodec::new(CursorKey::random()),
-        label: INTEGRATION_LABEL,
-    });
+        CursorCodec::new(CursorKey::random()),
+        INTEGRATION_LABEL,
+    ));
     let settings = ServerSettings {
         naming,
         scope,

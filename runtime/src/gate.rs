@@ -1,0 +1,309 @@
+//! HTTP access through the registry: `/mcp/<token>` and `/mcp` with `Authorization: Bearer`,
+//! the admin API under `/admin`, and plain-HTTP rejections.
+//!
+//! Checks run on every request, so a created, revoked or expired server takes effect at once.
+//! Logs name the server entry, never a token or key.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::audit::AuditLog;
+use crate::registry::{AccessDenied, KeyKind, NewServer, Registry, RegistryError, ServerEntry, parse_time};
+use crate::scope::Scope;
+use crate::server::Principal;
+use crate::tool::Catalog;
+
+/// What the access layers need.
+#[derive(Clone, Debug)]
+pub struct Access {
+    pub registry: Arc<Registry>,
+    pub catalog: Catalog,
+    /// Base of the URLs handed out, e.g. `https://mcp.example.com`.
+    pub public_url: String,
+    pub audit: Option<Arc<AuditLog>>,
+}
+
+/// A token taken from the `/mcp/<token>` path form before routing.
+#[derive(Clone)]
+struct PathToken(String);
+
+/// Moves `/mcp/<token>` to `/mcp`, keeping the token aside; runs before routing.
+pub async fn lift_path_token(mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if let Some(token) = path
+        .strip_prefix("/mcp/")
+        .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+    {
+        let token = PathToken(token.to_owned());
+        let rewritten = match request.uri().query() {
+            Some(query) => format!("/mcp?{query}"),
+            None => "/mcp".to_owned(),
+        };
+        if let Ok(uri) = rewritten.parse() {
+            *request.uri_mut() = uri;
+            request.extensions_mut().insert(token);
+        }
+    }
+    next.run(request).await
+}
+
+/// Admits a request to `/mcp` for a live server entry and records who it is.
+pub async fn gate_mcp(State(access): State<Access>, mut request: Request, next: Next) -> Response {
+    let path_token = request
+        .extensions()
+        .get::<PathToken>()
+        .map(|token| token.0.clone());
+    let bearer = bearer(&request);
+    // URL form: the bearer (if any) is the API token. Header form: the bearer is the server token.
+    let (server_token, api_token) = match &path_token {
+        Some(token) => (Some(token.as_str()), bearer.as_deref()),
+        None => (bearer.as_deref(), None),
+    };
+    let outcome = access
+        .registry
+        .authorize(server_token, api_token, SystemTime::now());
+    let entry = match outcome {
+        Ok(entry) => entry,
+        Err(AccessDenied::ApiTokenRequired) if path_token.is_none() => {
+            return denied(&AccessDenied::ApiTokenRequired, None);
+        }
+        Err(denial) => return denied(&denial, None),
+    };
+    let scope = match entry.scope() {
+        Ok(scope) => scope,
+        Err(error) => {
+            tracing::error!(server_id = %entry.id, error = %error, "stored scope does not parse");
+            return denied(&AccessDenied::Unavailable, Some(&entry));
+        }
+    };
+    request.extensions_mut().insert(Principal {
+        server_id: entry.id.clone(),
+        server_name: entry.name.clone(),
+        scope,
+    });
+    next.run(request).await
+}
+
+fn bearer(request: &Request) -> Option<String> {
+    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+fn denied(denial: &AccessDenied, entry: Option<&ServerEntry>) -> Response {
+    match entry {
+        Some(entry) => tracing::info!(server_id = %entry.id, reason = %denial, "access denied"),
+        None => tracing::info!(reason = %denial, "access denied"),
+    }
+    let status = match denial {
+        AccessDenied::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    let mut response = (status, Json(json!({ "error": denial.to_string() }))).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"op-scim-mcp\""),
+    );
+    response
+}
+
+/// The admin API: create, list and revoke scoped servers.
+pub fn admin_router(access: Access) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/admin/servers",
+            axum::routing::get(list_servers).post(create_server),
+        )
+        .route("/admin/servers/{id}", axum::routing::delete(revoke_server))
+        .layer(axum::middleware::from_fn_with_state(access.clone(), gate_admin))
+        .with_state(access)
+}
+
+#[derive(Clone)]
+struct Admin(String);
+
+async fn gate_admin(State(access): State<Access>, mut request: Request, next: Next) -> Response {
+    let Some(key) = bearer(&request) else {
+        return denied(&AccessDenied::MissingToken, None);
+    };
+    match access.registry.check_key(KeyKind::AdminKey, &key) {
+        Ok(admin) => {
+            request.extensions_mut().insert(Admin(admin.id));
+            next.run(request).await
+        }
+        Err(denial) => denied(&denial, None),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: String,
+    #[serde(default)]
+    config: ConfigBody,
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigBody {
+    #[serde(default)]
+    methods: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    require_api_token_auth: bool,
+}
+
+/// The shape the product documents: `{id, name, config, expires_at, url}`.
+pub fn describe(entry: &ServerEntry, url: Option<String>) -> Value {
+    let mut value = json!({
+        "id": entry.id,
+        "name": entry.name,
+        "config": {
+            "methods": entry.methods,
+            "tags": entry.tags,
+            "require_api_token_auth": entry.require_api_token_auth,
+        },
+        "expires_at": entry.expires_at.map(crate::registry::format_time),
+        "created_at": crate::registry::format_time(entry.created_at),
+    });
+    if let Some(url) = url {
+        value["url"] = json!(url);
+    }
+    value
+}
+
+fn bad_request(message: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": message }))).into_response()
+}
+
+async fn create_server(
+    State(access): State<Access>,
+    axum::Extension(admin): axum::Extension<Admin>,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut deserializer = serde_json::Deserializer::from_slice(&body);
+    let parsed: CreateBody = match serde_path_to_error::deserialize(&mut deserializer) {
+        Ok(parsed) => parsed,
+        Err(error) => return bad_request(format!("`{}`: {}", error.path(), error.inner())),
+    };
+    let expires_at = match parsed.expires_at.as_deref().map(parse_time).transpose() {
+        Ok(at) => at,
+        Err(error) => return bad_request(error.to_string()),
+    };
+    let new = NewServer {
+        name: parsed.name,
+        methods: parsed.config.methods,
+        tags: parsed.config.tags,
+        expires_at,
+        require_api_token_auth: parsed.config.require_api_token_auth,
+    };
+    let tools = access.catalog.tools;
+    let created = access
+        .registry
+        .create_server(new, SystemTime::now(), |scope: &Scope| {
+            tools.iter().any(|tool| scope.allows(&tool.spec))
+        });
+    match created {
+        Ok((entry, token)) => {
+            audit(&access, "server.create", &entry, &admin.0);
+            let url = format!(
+                "{}/mcp/{}",
+                access.public_url.trim_end_matches('/'),
+                token.reveal()
+            );
+            (StatusCode::CREATED, Json(describe(&entry, Some(url)))).into_response()
+        }
+        Err(RegistryError::Storage(message)) => {
+            tracing::error!(error = %message, "registry storage failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": "registry unavailable" })),
+            )
+                .into_response()
+        }
+        Err(RegistryError::DuplicateName(name)) => (
+            StatusCode::CONFLICT,
+            Json(json!({ "error": format!("a server named `{name}` already exists") })),
+        )
+            .into_response(),
+        Err(other) => bad_request(other.to_string()),
+    }
+}
+
+async fn list_servers(State(access): State<Access>) -> Response {
+    match access.registry.list_servers() {
+        Ok(entries) => {
+            let servers: Vec<Value> = entries.iter().map(|entry| describe(entry, None)).collect();
+            Json(json!({ "servers": servers })).into_response()
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": "registry unavailable" })),
+        )
+            .into_response(),
+    }
+}
+
+async fn revoke_server(
+    State(access): State<Access>,
+    axum::Extension(admin): axum::Extension<Admin>,
+    Path(id): Path<String>,
+) -> Response {
+    match access.registry.revoke_server(&id) {
+        Ok(Some(entry)) => {
+            audit(&access, "server.revoke", &entry, &admin.0);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no server `{id}`") })),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": "registry unavailable" })),
+        )
+            .into_response(),
+    }
+}
+
+fn audit(access: &Access, event: &str, entry: &ServerEntry, actor: &str) {
+    if let Some(audit) = &access.audit {
+        audit.record(
+            event,
+            json!({ "server_id": entry.id, "server_name": entry.name, "actor": actor, "config": describe(entry, None)["config"] }),
+        );
+    }
+}
+
+/// Deletes expired entries every `every`, until `stop` fires.
+pub async fn purge_periodically(
+    registry: Arc<Registry>,
+    every: std::time::Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => match registry.purge_expired(SystemTime::now()) {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "purged expired servers"),
+                Err(error) => tracing::warn!(error = %error, "purging expired servers failed"),
+            },
+            () = stop.cancelled() => return,
+        }
+    }
+}

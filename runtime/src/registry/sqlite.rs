@@ -1,0 +1,272 @@
+//! The embedded SQLite store (default), with versioned migrations.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use super::{KeyEntry, KeyKind, RegistryError, RegistryStore, ServerEntry, TokenHash, from_unix, to_unix};
+
+/// Migrations in order; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: &[&str] = &["CREATE TABLE servers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        methods TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        expires_at INTEGER,
+        require_api_token_auth INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        token_hash BLOB NOT NULL UNIQUE
+    );
+    CREATE TABLE keys (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        key_hash BLOB NOT NULL UNIQUE
+    );"];
+
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating on first use) the database at `path` and runs pending migrations.
+    pub fn open(path: &Path) -> Result<Self, RegistryError> {
+        let connection = Connection::open(path).map_err(storage)?;
+        Self::migrate(connection)
+    }
+
+    pub fn in_memory() -> Result<Self, RegistryError> {
+        Self::migrate(Connection::open_in_memory().map_err(storage)?)
+    }
+
+    fn migrate(mut connection: Connection) -> Result<Self, RegistryError> {
+        connection
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(storage)?;
+        let applied: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(storage)?;
+        let applied = usize::try_from(applied).unwrap_or(usize::MAX);
+        if applied > MIGRATIONS.len() {
+            return Err(RegistryError::Storage(format!(
+                "the database is at schema version {applied}, newer than this binary knows ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+            let transaction = connection.transaction().map_err(storage)?;
+            transaction.execute_batch(migration).map_err(storage)?;
+            transaction
+                .pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))
+                .map_err(storage)?;
+            transaction.commit().map_err(storage)?;
+        }
+        Ok(Self {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn with<T>(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, RegistryError> {
+        let connection = self
+            .connection
+            .lock()
+            .map_err(|_| RegistryError::Storage("lock poisoned".into()))?;
+        work(&connection).map_err(storage)
+    }
+}
+
+fn storage(error: rusqlite::Error) -> RegistryError {
+    RegistryError::Storage(error.to_string())
+}
+
+fn kind_name(kind: KeyKind) -> &'static str {
+    match kind {
+        KeyKind::ApiToken => "api_token",
+        KeyKind::AdminKey => "admin_key",
+    }
+}
+
+fn join(values: &[String]) -> String {
+    values.join(",")
+}
+
+fn split(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|part| !part.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+const SERVER_COLUMNS: &str =
+    "id, name, methods, tags, expires_at, require_api_token_auth, created_at, token_hash";
+
+fn server_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ServerEntry, TokenHash)> {
+    let hash: Vec<u8> = row.get(7)?;
+    let mut stored = [0u8; 32];
+    if hash.len() == 32 {
+        stored.copy_from_slice(&hash);
+    }
+    Ok((
+        ServerEntry {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            methods: split(&row.get::<_, String>(2)?),
+            tags: split(&row.get::<_, String>(3)?),
+            expires_at: row.get::<_, Option<i64>>(4)?.map(from_unix),
+            require_api_token_auth: row.get::<_, i64>(5)? != 0,
+            created_at: from_unix(row.get(6)?),
+        },
+        stored,
+    ))
+}
+
+fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(KeyEntry, TokenHash)> {
+    let hash: Vec<u8> = row.get(3)?;
+    let mut stored = [0u8; 32];
+    if hash.len() == 32 {
+        stored.copy_from_slice(&hash);
+    }
+    Ok((
+        KeyEntry {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            created_at: from_unix(row.get(2)?),
+        },
+        stored,
+    ))
+}
+
+impl RegistryStore for SqliteStore {
+    fn insert_server(&self, entry: &ServerEntry, token_hash: &TokenHash) -> Result<(), RegistryError> {
+        let outcome = self.with(|db| {
+            db.execute(
+                &format!("INSERT INTO servers ({SERVER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![
+                    entry.id,
+                    entry.name,
+                    join(&entry.methods),
+                    join(&entry.tags),
+                    entry.expires_at.map(to_unix),
+                    i64::from(entry.require_api_token_auth),
+                    to_unix(entry.created_at),
+                    token_hash.as_slice(),
+                ],
+            )
+        });
+        match outcome {
+            Err(RegistryError::Storage(message)) if message.contains("servers.name") => {
+                Err(RegistryError::DuplicateName(entry.name.clone()))
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
+    fn list_servers(&self) -> Result<Vec<ServerEntry>, RegistryError> {
+        self.with(|db| {
+            let mut statement = db.prepare(&format!(
+                "SELECT {SERVER_COLUMNS} FROM servers ORDER BY created_at, id"
+            ))?;
+            let rows = statement.query_map([], server_row)?;
+            rows.map(|row| row.map(|(entry, _)| entry)).collect()
+        })
+    }
+
+    fn server_by_hash(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<(ServerEntry, TokenHash)>, RegistryError> {
+        self.with(|db| {
+            db.query_row(
+                &format!("SELECT {SERVER_COLUMNS} FROM servers WHERE token_hash = ?1"),
+                [token_hash.as_slice()],
+                server_row,
+            )
+            .optional()
+        })
+    }
+
+    fn delete_server(&self, id_or_name: &str) -> Result<Option<ServerEntry>, RegistryError> {
+        self.with(|db| {
+            let found = db
+                .query_row(
+                    &format!("SELECT {SERVER_COLUMNS} FROM servers WHERE id = ?1 OR name = ?1"),
+                    [id_or_name],
+                    server_row,
+                )
+                .optional()?;
+            if let Some((entry, _)) = &found {
+                db.execute("DELETE FROM servers WHERE id = ?1", [&entry.id])?;
+            }
+            Ok(found.map(|(entry, _)| entry))
+        })
+    }
+
+    fn purge_expired(&self, now: SystemTime) -> Result<usize, RegistryError> {
+        self.with(|db| {
+            db.execute(
+                "DELETE FROM servers WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+                [to_unix(now)],
+            )
+        })
+    }
+
+    fn insert_key(&self, kind: KeyKind, entry: &KeyEntry, hash: &TokenHash) -> Result<(), RegistryError> {
+        self.with(|db| {
+            db.execute(
+                "INSERT INTO keys (id, kind, name, created_at, key_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    entry.id,
+                    kind_name(kind),
+                    entry.name,
+                    to_unix(entry.created_at),
+                    hash.as_slice()
+                ],
+            )
+        })
+        .map(|_| ())
+    }
+
+    fn list_keys(&self, kind: KeyKind) -> Result<Vec<KeyEntry>, RegistryError> {
+        self.with(|db| {
+            let mut statement = db.prepare(
+                "SELECT id, name, created_at, key_hash FROM keys WHERE kind = ?1 ORDER BY created_at, id",
+            )?;
+            let rows = statement.query_map([kind_name(kind)], key_row)?;
+            rows.map(|row| row.map(|(entry, _)| entry)).collect()
+        })
+    }
+
+    fn key_by_hash(
+        &self,
+        kind: KeyKind,
+        hash: &TokenHash,
+    ) -> Result<Option<(KeyEntry, TokenHash)>, RegistryError> {
+        self.with(|db| {
+            db.query_row(
+                "SELECT id, name, created_at, key_hash FROM keys WHERE kind = ?1 AND key_hash = ?2",
+                params![kind_name(kind), hash.as_slice()],
+                key_row,
+            )
+            .optional()
+        })
+    }
+
+    fn delete_key(&self, kind: KeyKind, id_or_name: &str) -> Result<Option<KeyEntry>, RegistryError> {
+        self.with(|db| {
+            let found = db
+                .query_row(
+                    "SELECT id, name, created_at, key_hash FROM keys WHERE kind = ?1 AND (id = ?2 OR name = ?2)",
+                    params![kind_name(kind), id_or_name],
+                    key_row,
+                )
+                .optional()?;
+            if let Some((entry, _)) = &found {
+                db.execute("DELETE FROM keys WHERE id = ?1", [&entry.id])?;
+            }
+            Ok(found.map(|(entry, _)| entry))
+        })
+    }
+}

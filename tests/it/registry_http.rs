@@ -1,0 +1,432 @@
+//! Scoped, expiring, authenticated servers over real HTTP: the admin API, both token forms,
+//! API-token second factor, expiry, revocation, and the audit log.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bridge_sim::{RunningSim, SimConfig};
+use generated_server::{CATALOG, INTEGRATION_LABEL, TOOLS};
+use runtime::audit::AuditLog;
+use runtime::cursor::{CursorCodec, CursorKey};
+use runtime::gate::Access;
+use runtime::registry::{KeyKind, NewServer, Registry, SqliteStore};
+use runtime::serve::{HttpGuards, serve_http};
+use runtime::upstream::{Secret, Upstream, UpstreamConfig};
+use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Buffer {
+    fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+struct Fixture {
+    sim: RunningSim,
+    base: String,
+    registry: Arc<Registry>,
+    admin_key: String,
+    audit: Buffer,
+    shutdown: CancellationToken,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn start() -> Fixture {
+    let sim = bridge_sim::spawn(SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("sim");
+    let dir = std::env::temp_dir().join(format!("op-scim-it-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let registry = Arc::new(Registry::new(Box::new(
+        SqliteStore::open(&dir.join("state.db")).expect("store"),
+    )));
+    let (_, admin) = registry
+        .create_key(KeyKind::AdminKey, "ops", SystemTime::now())
+        .expect("admin key");
+    let audit = Buffer::default();
+    let audit_log = Arc::new(AuditLog::to_writer(Box::new(audit.clone())));
+    let upstream =
+        Upstream::new(UpstreamConfig::new(sim.base_url(), Secret::new(sim.token()))).expect("upstream");
+    let shared = Arc::new(
+        Shared::new(upstream, CursorCodec::new(CursorKey::random()), INTEGRATION_LABEL)
+            .with_audit(audit_log.clone()),
+    );
+    let settings = ServerSettings {
+        naming: ToolNaming::Default,
+        scope: Scope::default(),
+        server_name: "test".into(),
+        server_version: "0".into(),
+    };
+    let server = McpServer::new(shared, CATALOG, settings).expect("server");
+    let shutdown = CancellationToken::new();
+    let (ready, address) = tokio::sync::oneshot::channel();
+    let access = Access {
+        registry: registry.clone(),
+        catalog: CATALOG,
+        public_url: String::new(),
+        audit: Some(audit_log),
+    };
+    let token = shutdown.clone();
+    tokio::spawn(async move {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let _ = serve_http(
+            server,
+            loopback,
+            &HttpGuards::default(),
+            Some(access),
+            token,
+            move |addr| {
+                let _ = ready.send(addr);
+            },
+        )
+        .await;
+    });
+    let addr = address.await.expect("listening");
+    Fixture {
+        sim,
+        base: format!("http://{addr}"),
+        registry,
+        admin_key: admin.reveal().to_owned(),
+        audit,
+        shutdown,
+        _dir: TempDir(dir),
+    }
+}
+
+fn rand_suffix() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn rpc(method: &str, params: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params })
+}
+
+async fn mcp(url: &str, bearer: Option<&str>, body: &Value) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(body);
+    if let Some(bearer) = bearer {
+        request = request.bearer_auth(bearer);
+    }
+    request.send().await.expect("post")
+}
+
+async fn tool_names(url: &str, bearer: Option<&str>) -> Vec<String> {
+    let answer: Value = mcp(url, bearer, &rpc("tools/list", json!({})))
+        .await
+        .json()
+        .await
+        .expect("json");
+    answer["result"]["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|tool| tool["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn create(fixture: &Fixture, body: Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/admin/servers", fixture.base))
+        .bearer_auth(&fixture.admin_key)
+        .json(&body)
+        .send()
+        .await
+        .expect("admin post")
+}
+
+fn url_of(fixture: &Fixture, created: &Value) -> String {
+    format!("{}{}", fixture.base, created["url"].as_str().expect("url"))
+}
+
+fn token_of(created: &Value) -> String {
+    created["url"]
+        .as_str()
+        .and_then(|url| url.rsplit('/').next())
+        .expect("token")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_read_only_server_created_through_the_api_works_at_once_and_refuses_writes() {
+    let fixture = start().await;
+    let unauthorized = reqwest::Client::new()
+        .post(format!("{}/admin/servers", fixture.base))
+        .json(&json!({ "name": "x" }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(unauthorized.status(), 401);
+
+    let response = create(
+        &fixture,
+        json!({ "name": "Auditor", "config": { "methods": ["read"] } }),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.expect("json");
+    assert_eq!(created["config"]["methods"], json!(["read"]));
+    let url = url_of(&fixture, &created);
+
+    let names = tool_names(&url, None).await;
+    assert!(
+        names.contains(&"list_all_1_password_users".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|name| name.contains("suspend") || name.starts_with("create")),
+        "{names:?}"
+    );
+
+    let call = rpc(
+        "tools/call",
+        json!({ "name": "1_password_users_suspend", "arguments": { "id": "X" } }),
+    );
+    let refused: Value = mcp(&url, None, &call).await.json().await.expect("json");
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    assert!(
+        fixture.audit.text().is_empty() || !fixture.audit.text().contains("tool_call"),
+        "nothing ran"
+    );
+
+    // The header form serves the same scoped set.
+    let bearer_names = tool_names(&format!("{}/mcp", fixture.base), Some(&token_of(&created))).await;
+    assert_eq!(bearer_names, names);
+
+    // The listing never shows a token.
+    let listing = reqwest::Client::new()
+        .get(format!("{}/admin/servers", fixture.base))
+        .bearer_auth(&fixture.admin_key)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(listing.contains("Auditor") && !listing.contains(&token_of(&created)));
+    assert!(
+        fixture.audit.text().contains("\"event\":\"server.create\""),
+        "{}",
+        fixture.audit.text()
+    );
+    assert!(
+        !fixture.audit.text().contains(&token_of(&created))
+            && !fixture.audit.text().contains(&fixture.admin_key)
+    );
+    fixture.shutdown.cancel();
+    fixture.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn tags_hide_admin_tools_and_bad_bodies_name_the_field() {
+    let fixture = start().await;
+    let created: Value = create(
+        &fixture,
+        json!({ "name": "Directory", "config": { "tags": ["directory"] } }),
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    let names = tool_names(&url_of(&fixture, &created), None).await;
+    assert!(names.contains(&"1_password_users_suspend".to_owned()));
+    assert!(
+        !names
+            .iter()
+            .any(|name| name.contains("service_provider_config") || name.contains("schemas")),
+        "{names:?}"
+    );
+
+    let bad = create(&fixture, json!({ "name": "x", "config": { "methods": 5 } })).await;
+    assert_eq!(bad.status(), 400);
+    let message: Value = bad.json().await.expect("json");
+    assert!(
+        message["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("config.methods")),
+        "{message}"
+    );
+    let empty = create(
+        &fixture,
+        json!({ "name": "y", "config": { "methods": ["read"], "tags": ["nothing"] } }),
+    )
+    .await;
+    assert_eq!(empty.status(), 400);
+    let soon = create(
+        &fixture,
+        json!({ "name": "z", "expires_at": "2000-01-01T00:00:00Z" }),
+    )
+    .await;
+    assert_eq!(soon.status(), 400);
+    fixture.shutdown.cancel();
+    fixture.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn expiry_revocation_and_api_tokens_are_enforced_on_the_next_request() {
+    let fixture = start().await;
+    let tools = TOOLS;
+    let allows = |scope: &Scope| tools.iter().any(|tool| scope.allows(&tool.spec));
+    // Created "59 s ago" with the minimum lifetime, so it expires one second from now.
+    let now = SystemTime::now();
+    let past = now - Duration::from_secs(59);
+    let new = NewServer {
+        name: "Short".into(),
+        expires_at: Some(past + Duration::from_secs(60)),
+        ..NewServer::default()
+    };
+    let (entry, token) = fixture
+        .registry
+        .create_server(new, past, allows)
+        .expect("created");
+    let url = format!("{}/mcp/{}", fixture.base, token.reveal());
+    assert!(!tool_names(&url, None).await.is_empty());
+    let expiry = entry.expires_at.expect("expiry");
+    loop {
+        let response = mcp(&url, None, &rpc("tools/list", json!({}))).await;
+        if response.status() == 401 {
+            let message: Value = response.json().await.expect("json");
+            assert!(
+                message["error"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("expired at")),
+                "{message}"
+            );
+            break;
+        }
+        assert!(
+            SystemTime::now() < expiry + Duration::from_secs(1),
+            "still served a second after expires_at"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let created: Value = create(&fixture, json!({ "name": "Revoked" }))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let url = url_of(&fixture, &created);
+    assert!(!tool_names(&url, None).await.is_empty());
+    let revoked = reqwest::Client::new()
+        .delete(format!(
+            "{}/admin/servers/{}",
+            fixture.base,
+            created["id"].as_str().expect("id")
+        ))
+        .bearer_auth(&fixture.admin_key)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(revoked.status(), 204);
+    let after = mcp(&url, None, &rpc("tools/list", json!({}))).await;
+    assert_eq!(after.status(), 401);
+    assert!(after.headers().get("www-authenticate").is_some());
+
+    let created: Value = create(
+        &fixture,
+        json!({ "name": "Second factor", "config": { "methods": ["read", "custom"], "require_api_token_auth": true } }),
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    let url = url_of(&fixture, &created);
+    let missing = mcp(&url, None, &rpc("tools/list", json!({}))).await;
+    assert_eq!(missing.status(), 401);
+    let message: Value = missing.json().await.expect("json");
+    assert!(
+        message["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("API token required")),
+        "{message}"
+    );
+    let (_, api) = fixture
+        .registry
+        .create_key(KeyKind::ApiToken, "agent", SystemTime::now())
+        .expect("api token");
+    assert!(
+        tool_names(&url, Some(api.reveal()))
+            .await
+            .contains(&"1_password_users_suspend".to_owned())
+    );
+
+    // A custom call through it is audited with the entry, the tool and the target id.
+    let users: Value = mcp(
+        &url,
+        Some(api.reveal()),
+        &rpc(
+            "tools/call",
+            json!({ "name": "list_all_1_password_users", "arguments": { "limit": 1 } }),
+        ),
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    let id = users["result"]["structuredContent"]["result"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let suspend = rpc(
+        "tools/call",
+        json!({ "name": "1_password_users_suspend", "arguments": { "id": id } }),
+    );
+    let done: Value = mcp(&url, Some(api.reveal()), &suspend)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(done["result"]["isError"], false, "{done}");
+    let audit = fixture.audit.text();
+    let line = audit
+        .lines()
+        .find(|line| line.contains("\"tool_call\""))
+        .expect("an audit line for the suspend");
+    let line: Value = serde_json::from_str(line).expect("json line");
+    assert_eq!(line["tool"], "1_password_users_suspend");
+    assert_eq!(line["server_name"], "Second factor");
+    assert_eq!(line["targets"], json!([id]));
+    assert_eq!(line["outcome"], "ok");
+    assert_eq!(line["upstream_status"], 200);
+    assert!(!audit.contains(api.reveal()) && !audit.contains(&token_of(&created)));
+    fixture.shutdown.cancel();
+    fixture.sim.shutdown().await;
+}
