@@ -67,10 +67,15 @@ enum Command {
 #[derive(Args, Clone)]
 struct StateArgs {
     /// The registry database (SQLite; created on first use).
-    #[arg(long, env = "OP_SCIM_STATE", default_value = "op-scim-mcp.db")]
+    #[arg(long, global = true, env = "OP_SCIM_STATE", default_value = "op-scim-mcp.db")]
     state: PathBuf,
     /// The public base URL the server is reached at, for the URLs handed out.
-    #[arg(long, env = "OP_SCIM_PUBLIC_URL", default_value = "http://127.0.0.1:8787")]
+    #[arg(
+        long,
+        global = true,
+        env = "OP_SCIM_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8787"
+    )]
     public_url: String,
 }
 

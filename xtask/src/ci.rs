@@ -79,6 +79,18 @@ fn client_driven(root: &Path) -> Result<()> {
         }
         passed += 1;
     }
+    println!("== scoped servers from the registry, with the Python MCP client over HTTP");
+    let registry = Command::new(&python)
+        .arg(root.join("tests/e2e/mcp_client_registry.py"))
+        .arg(&binary)
+        .env("OP_SCIM_LOG", "warn")
+        .status()
+        .context("running the registry end-to-end test")?;
+    if !registry.success() {
+        println!("e2e: {passed} passed, 1 failed");
+        bail!("the registry end-to-end run failed");
+    }
+    passed += 1;
     println!("e2e: {passed} passed, 0 failed");
     // Suites written by others: the official MCP conformance suite and the MCP Inspector CLI
     // (both fetched with npx under Node 22).
