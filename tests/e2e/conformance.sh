@@ -31,7 +31,8 @@ PER_RUN_TIMEOUT=${CONFORMANCE_TIMEOUT:-600}
 # (a tool with x-mcp-header), input-required-result-* except unsupported-methods (MRTR fixtures),
 # server-session-lifecycle and server-sse-polling (sessions; we serve stateless), and the
 # extension scenarios (tasks-*, sep-2640-*).
-SCENARIOS_2025_11_25="server-initialize ping tools-list dns-rebinding-protection server-sse-multiple-streams"
+SCENARIOS_2025_11_25="server-initialize ping tools-list dns-rebinding-protection server-sse-multiple-streams
+    prompts-list resources-list prompts-get-with-args resources-read-text"
 SCENARIOS_2026_07_28="server-stateless tools-list server-sse-multiple-streams dns-rebinding-protection
   http-header-validation caching input-required-result-unsupported-methods"
 

@@ -94,14 +94,22 @@ async def workflows(client, bridge_url, checks):
     assert left["result_count"] == 0, left
     checks.append("contractor audit")
 
-    # Reactivate and group membership.
+    # Reactivate, update (PUT replace) and group membership.
     assert structured(await client.call_tool("1_password_users_reactivate", {"id": jane}))["active"] is True
+    updated = await client.call_tool("update_a_1_password_user_by_id", {
+        "id": jane, "user_name": "jane.doe@example.com", "active": True,
+        "name": {"given_name": "Jane", "family_name": "Doe-Smith"},
+    })
+    assert not updated.is_error, updated.content[0].text
+    async with httpx2.AsyncClient() as http:
+        direct = (await http.get(f"{bridge_url}/Users/{jane}", headers={"Authorization": f"Bearer {TOKEN}"})).json()
+    assert direct["name"]["familyName"] == "Doe-Smith" and direct["active"] is True, direct
     group = structured(await client.call_tool("create_a_1_password_group", {"display_name": "Offboarding review"}))
     await client.call_tool("1_password_groups_add_members", {"id": group["id"], "member_ids": [jane]})
     async with httpx2.AsyncClient() as http:
         direct = (await http.get(f"{bridge_url}/Groups/{group['id']}", headers={"Authorization": f"Bearer {TOKEN}"})).json()
     assert [m["value"] for m in direct.get("members", [])] == [jane], direct
-    checks.append("reactivate and membership")
+    checks.append("reactivate, update and membership")
 
     # Errors the model can act on, and the server keeps serving.
     bad = await client.call_tool("list_all_1_password_users", {"next_cursor": "forged"})
