@@ -187,6 +187,12 @@ pub enum BodyTemplate {
     },
     /// The string `$item` inside an `$each` item.
     Item,
+    /// A string holding `$quoted_item` inside an `$each` item: the item, quoted as a SCIM filter
+    /// string literal (so an id from the model cannot change the filter), between two texts.
+    QuotedItem {
+        before: String,
+        after: String,
+    },
 }
 
 #[derive(Debug)]

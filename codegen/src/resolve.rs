@@ -617,6 +617,22 @@ impl MethodContext<'_> {
                 }
                 BodyTemplate::Item
             }
+            Y::String(text) if text.contains("$quoted_item") => {
+                if !in_item {
+                    diags.push(
+                        &location,
+                        "`$quoted_item` is only meaningful inside an `$each` item",
+                    );
+                }
+                let (before, after) = text.split_once("$quoted_item").unwrap_or((text, ""));
+                if after.contains("$quoted_item") {
+                    diags.push(&location, "`$quoted_item` may appear once per string");
+                }
+                BodyTemplate::QuotedItem {
+                    before: before.to_owned(),
+                    after: after.to_owned(),
+                }
+            }
             Y::String(text) => BodyTemplate::String(text.clone()),
             Y::Sequence(items) => BodyTemplate::Array(
                 items

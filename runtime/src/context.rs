@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use http::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -125,17 +126,33 @@ impl ToolContext {
     }
 
     /// Sends a request whose answer is one typed resource.
+    ///
+    /// RFC 7644 §3.5.2 lets a server answer a successful PATCH with 204 and no body; the change
+    /// is then read back with a GET of the same resource, so the model sees the state it made
+    /// rather than a failure for a change that happened.
     pub async fn call<T: DeserializeOwned + Serialize>(
         &self,
         request: UpstreamRequest,
     ) -> Result<ToolOutput, ToolError> {
-        let (value, response) = self.send_json::<T>(request).await?;
+        let response = self.shared.upstream.send(&request).await?;
+        let (response, status) =
+            if response.body.iter().all(u8::is_ascii_whitespace) && request.method() != Method::GET {
+                let status = response.status;
+                (self.shared.upstream.send(&request.read_back()).await?, status)
+            } else {
+                let status = response.status;
+                (response, status)
+            };
+        let mut deserializer = serde_json::Deserializer::from_slice(&response.body);
+        let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            ToolError::UnexpectedResponse(format!("at `{}`: {}", error.path(), error.inner()))
+        })?;
         let structured =
             serde_json::to_value(value).map_err(|error| ToolError::Internal(error.to_string()))?;
         Ok(ToolOutput {
             structured,
             rate_limit: response.rate_limit,
-            status: response.status,
+            status,
         })
     }
 

@@ -33,7 +33,7 @@ pub mod __codegen {
     pub use crate::args::{ArgErrors, Validate, join_index, join_path, parse_arguments};
     pub use crate::context::{ToolContext, ToolOutput};
     pub use crate::error::ToolError;
-    pub use crate::scim_filter::{CompareOp, FilterBuilder, FilterValue};
+    pub use crate::scim_filter::{CompareOp, FilterBuilder, FilterValue, quote_string};
     pub use crate::tool::{
         Annotations, BoxFuture, JsonObject, MethodKind, PromptArgumentSpec, PromptSegment, PromptSpec,
         ReferenceSpec, ToolEntry, ToolSpec,

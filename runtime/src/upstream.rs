@@ -259,6 +259,16 @@ impl UpstreamRequest {
         &self.method
     }
 
+    /// A GET of the same resource: same path, no query, no body.
+    pub fn read_back(&self) -> Self {
+        Self {
+            method: Method::GET,
+            segments: self.segments.clone(),
+            query: Vec::new(),
+            body: None,
+        }
+    }
+
     /// The last path parameter, which names the resource the request is about.
     pub fn target(&self) -> Option<String> {
         self.segments.iter().rev().find_map(|segment| match segment {

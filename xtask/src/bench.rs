@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-const TOKEN: &str = "bench-bridge-token-0123456789";
+pub(crate) const TOKEN: &str = "bench-bridge-token-0123456789";
 
 pub fn run(root: &Path, iterations: usize) -> Result<()> {
     let status = Command::new(env!("CARGO"))
@@ -77,7 +77,7 @@ pub fn run(root: &Path, iterations: usize) -> Result<()> {
     Ok(())
 }
 
-fn spawn(command: &mut Command, marker: &str) -> Result<(Child, String)> {
+pub(crate) fn spawn(command: &mut Command, marker: &str) -> Result<(Child, String)> {
     let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -148,7 +148,7 @@ async fn mcp_post(client: &reqwest::Client, url: &str, body: &Value) -> Result<V
     Ok(response.json().await?)
 }
 
-fn percentile(samples: &[Duration], quantile: f64) -> Duration {
+pub(crate) fn percentile(samples: &[Duration], quantile: f64) -> Duration {
     let mut sorted = samples.to_vec();
     sorted.sort();
     let index = ((sorted.len() as f64 - 1.0) * quantile).round() as usize;

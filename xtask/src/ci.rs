@@ -106,6 +106,28 @@ fn client_driven(root: &Path) -> Result<()> {
             bail!("{script} failed");
         }
     }
+    // The product's workflows against a third-party SCIM server (scim2-server), with a 429
+    // injected mid-loop by a proxy in the script.
+    let workflows = venv_with(
+        &crate::target_dir(root).join("scim2-server-venv"),
+        "scim2_server, mcp",
+        &[
+            "-r",
+            &root
+                .join("tests/e2e/scim2_server_requirements.txt")
+                .to_string_lossy(),
+        ],
+    )?;
+    println!("== workflows against scim2-server");
+    let status = Command::new(&workflows)
+        .arg(root.join("tests/e2e/scim2_server_workflows.py"))
+        .arg(&binary)
+        .env("OP_SCIM_LOG", "warn")
+        .status()
+        .context("running the scim2-server workflows")?;
+    if !status.success() {
+        bail!("the workflows against scim2-server failed");
+    }
     // A third-party SCIM checker against the simulated bridge, so the simulator stays faithful.
     let scim2 = venv_with(
         &crate::target_dir(root).join("scim2-venv"),

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 pub mod bench;
+pub mod bench_client;
+pub mod bench_matrix;
+pub mod bench_report;
 pub mod ci;
 
 pub const SPEC_PATH: &str = "specs/1password-scim.openapi.yaml";

@@ -240,9 +240,15 @@ fn literal(word: &str) -> Option<CompValue> {
     if !(first == '-' || first.is_ascii_digit()) {
         return None;
     }
-    serde_json::from_str::<serde_json::Number>(word)
-        .ok()
-        .map(CompValue::Number)
+    // serde_json checks the JSON number grammar, but its default float parsing is best-effort (it
+    // can be an ULP off), so a printed filter could parse back to a different number. Floats are
+    // parsed again with the standard library, which rounds correctly.
+    let number = serde_json::from_str::<serde_json::Number>(word).ok()?;
+    if number.is_f64() {
+        let exact = word.parse::<f64>().ok()?;
+        return serde_json::Number::from_f64(exact).map(CompValue::Number);
+    }
+    Some(CompValue::Number(number))
 }
 
 fn unexpected(tok: &Tok, offset: usize, expected: &'static str) -> FilterError {

@@ -134,6 +134,37 @@ fn rejects_malformed_filters() {
     }
 }
 
+/// Found by `cargo fuzz` (target `sim_filter`): serde_json's default float parsing is not
+/// correctly rounded, so `1.6666000666369602802` printed as `1.6666000666369603`, which parsed
+/// back to a different number (`...605`).
+#[test]
+fn float_literals_are_correctly_rounded_and_round_trip() {
+    for text in [
+        "eRst ge 1.6666000666369602802",
+        "x eq 1.6666000666369603",
+        "x eq 2.2250738585072011e-308",
+        "x lt 9007199254740993.0",
+        "x gt -0.1",
+    ] {
+        let filter = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let printed = filter.to_string();
+        assert_eq!(
+            parse(&printed),
+            Ok(filter.clone()),
+            "{text:?} printed as {printed:?}"
+        );
+        let Filter::Compare {
+            value: CompValue::Number(number),
+            ..
+        } = &filter
+        else {
+            panic!("{text:?} parsed as {filter:?}");
+        };
+        let literal = text.rsplit(' ').next().unwrap_or_default();
+        assert_eq!(number.as_f64(), literal.parse::<f64>().ok(), "{text:?}");
+    }
+}
+
 #[test]
 fn schema_rejects_unknown_attributes_and_bad_operators() {
     let ok = |f: &str| Schema::USER.validate(&parse(f).unwrap_or_else(|e| panic!("{e}")));

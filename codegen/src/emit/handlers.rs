@@ -14,7 +14,7 @@ pub fn emit(api: &Api) -> TokenStream {
         #[allow(unused_imports)]
         use runtime::__codegen::{
             CompareOp, FilterBuilder, FilterValue, Method, ToolContext, ToolError, ToolOutput,
-            UpstreamRequest, Value, json_object,
+            UpstreamRequest, Value, json_object, quote_string,
         };
 
         use super::{inputs, types};
@@ -223,5 +223,10 @@ fn template_tokens(template: &BodyTemplate) -> TokenStream {
             quote!(Value::Array(input.#argument.iter().map(|item| #item).collect()))
         }
         BodyTemplate::Item => quote!(Value::from(item.clone())),
+        BodyTemplate::QuotedItem { before, after } => {
+            let before = Literal::string(before);
+            let after = Literal::string(after);
+            quote!(Value::from([#before, quote_string(&item.to_string()).as_str(), #after].concat()))
+        }
     }
 }
