@@ -3,40 +3,19 @@
 //! Calls go through `McpServer::call`, the same path `tools/call` takes over both transports,
 //! minus the JSON-RPC framing (the transports are exercised by the client-driven tests).
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
 use bridge_sim::{Faults, HeaderFamily, RateLimitFault, RunningSim, SimConfig};
-use generated_server::{CATALOG, INTEGRATION_LABEL};
-use runtime::cursor::{CursorCodec, CursorKey};
-use runtime::upstream::{Secret, Upstream, UpstreamConfig};
-use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
+use runtime::upstream::UpstreamConfig;
+use runtime::{McpServer, Scope};
 use serde_json::{Value, json};
 
-async fn simulator(config: SimConfig) -> RunningSim {
-    bridge_sim::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("simulator starts")
-}
+use crate::support::{Captured, TestServer, simulator};
 
 fn server_for(base_url: &str, token: &str, scope: Scope) -> McpServer {
-    let upstream = Upstream::new(UpstreamConfig::new(base_url, Secret::new(token))).expect("upstream");
-    let shared = Arc::new(Shared::new(
-        upstream,
-        CursorCodec::new(CursorKey::random()),
-        INTEGRATION_LABEL,
-    ));
-    let settings = ServerSettings {
-        naming: ToolNaming::Default,
-        scope,
-        server_name: "test".into(),
-        server_version: "0".into(),
-    };
-    McpServer::new(shared, CATALOG, settings).expect("server")
+    TestServer::new(base_url, token).scope(scope).build()
 }
 
 fn server(sim: &RunningSim) -> McpServer {
-    server_for(&sim.base_url(), sim.token(), Scope::default())
+    TestServer::new(&sim.base_url(), sim.token()).build()
 }
 
 struct Outcome {
@@ -442,20 +421,7 @@ async fn a_429_comes_back_at_once_with_retry_after_for_every_header_family() {
 }
 
 fn server_with(base_url: &str, token: &str, tune: impl FnOnce(&mut UpstreamConfig)) -> McpServer {
-    let mut config = UpstreamConfig::new(base_url, Secret::new(token));
-    tune(&mut config);
-    let shared = Arc::new(Shared::new(
-        Upstream::new(config).expect("upstream"),
-        CursorCodec::new(CursorKey::random()),
-        INTEGRATION_LABEL,
-    ));
-    let settings = ServerSettings {
-        naming: ToolNaming::Default,
-        scope: Scope::default(),
-        server_name: "test".into(),
-        server_version: "0".into(),
-    };
-    McpServer::new(shared, CATALOG, settings).expect("server")
+    TestServer::new(base_url, token).tune(tune).build()
 }
 
 #[tokio::test]
@@ -566,22 +532,7 @@ async fn server_errors_from_the_bridge_are_reported_not_retried() {
     sim.shutdown().await;
 }
 
-/// Captures every log line (all levels, all crates) of a test running on one thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut buffer) = self.0.lock() {
-            buffer.extend_from_slice(bytes);
-        }
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
+/// Every log line (all levels, all crates) of a test running on one thread is captured.
 #[test]
 fn the_bearer_token_never_reaches_the_logs() {
     let captured = Captured::default();
@@ -614,7 +565,7 @@ fn the_bearer_token_never_reaches_the_logs() {
         assert!(rejected.is_error);
         sim.shutdown().await;
     });
-    let logs = String::from_utf8_lossy(&captured.0.lock().expect("logs")).into_owned();
+    let logs = captured.text();
     assert!(logs.contains("tool call"), "nothing was captured:\n{logs}");
     assert!(
         !logs.contains("sekret-bridge-token-123"),

@@ -2,17 +2,14 @@
 //! RateLimit-* response headers, and graceful shutdown with a call in flight.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bridge_sim::{Faults, HeaderFamily, RateLimitFault, RunningSim, SimConfig};
-use generated_server::{CATALOG, INTEGRATION_LABEL};
-use runtime::cursor::{CursorCodec, CursorKey};
 use runtime::serve::{HttpGuards, serve_http};
-use runtime::upstream::{Secret, Upstream, UpstreamConfig};
-use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+
+use crate::support::{TestServer, simulator};
 
 struct Running {
     sim: RunningSim,
@@ -22,23 +19,8 @@ struct Running {
 }
 
 async fn start(config: SimConfig) -> Running {
-    let sim = bridge_sim::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("sim");
-    let upstream =
-        Upstream::new(UpstreamConfig::new(sim.base_url(), Secret::new(sim.token()))).expect("upstream");
-    let shared = Arc::new(Shared::new(
-        upstream,
-        CursorCodec::new(CursorKey::random()),
-        INTEGRATION_LABEL,
-    ));
-    let settings = ServerSettings {
-        naming: ToolNaming::Default,
-        scope: Scope::default(),
-        server_name: "test".into(),
-        server_version: "0".into(),
-    };
-    let server = McpServer::new(shared, CATALOG, settings).expect("server");
+    let sim = simulator(config).await;
+    let server = TestServer::new(&sim.base_url(), sim.token()).build();
     let shutdown = CancellationToken::new();
     let (ready, address) = tokio::sync::oneshot::channel();
     let token = shutdown.clone();

@@ -8,4 +8,5 @@ mod prompts_and_resources;
 mod published_tools;
 mod regen;
 mod registry_http;
+mod support;
 mod validator;

@@ -1,33 +1,20 @@
 //! Workflow prompts and reference resources, generated from the docs YAML.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
 use bridge_sim::SimConfig;
-use generated_server::{CATALOG, INTEGRATION_LABEL};
-use runtime::cursor::{CursorCodec, CursorKey};
-use runtime::upstream::{Secret, Upstream, UpstreamConfig};
-use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
+use runtime::{McpServer, Scope, ToolNaming};
 use serde_json::{Map, Value, json};
 
+use crate::support::{TestServer, simulator};
+
 fn server(base_url: &str, token: &str, naming: ToolNaming, scope: Scope) -> McpServer {
-    let upstream = Upstream::new(UpstreamConfig::new(base_url, Secret::new(token))).expect("upstream");
-    let shared = Arc::new(Shared::new(
-        upstream,
-        CursorCodec::new(CursorKey::random()),
-        INTEGRATION_LABEL,
-    ));
-    let settings = ServerSettings {
-        naming,
-        scope,
-        server_name: "test".into(),
-        server_version: "0".into(),
-    };
-    McpServer::new(shared, CATALOG, settings).expect("server")
+    TestServer::new(base_url, token)
+        .naming(naming)
+        .scope(scope)
+        .build()
 }
 
 fn offline(naming: ToolNaming, scope: Scope) -> McpServer {
-    server("http://127.0.0.1:9", "t", naming, scope)
+    TestServer::offline().naming(naming).scope(scope).build()
 }
 
 fn args(value: Value) -> Map<String, Value> {
@@ -129,9 +116,7 @@ fn a_prompt_whose_tools_are_out_of_scope_is_not_offered() {
 
 #[tokio::test]
 async fn resources_read_the_scoped_catalogue_and_the_bridges_schemas_live() {
-    let sim = bridge_sim::spawn(SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("sim");
+    let sim = simulator(SimConfig::default()).await;
     let scope = Scope::parse(&["read".into()], &["directory".into()]).expect("scope");
     let server = server(&sim.base_url(), sim.token(), ToolNaming::Default, scope);
 

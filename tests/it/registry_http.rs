@@ -2,51 +2,27 @@
 //! API-token second factor, expiry, revocation, and the audit log.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bridge_sim::{RunningSim, SimConfig};
-use generated_server::{CATALOG, INTEGRATION_LABEL, TOOLS};
+use generated_server::{CATALOG, TOOLS};
+use runtime::Scope;
 use runtime::audit::AuditLog;
-use runtime::cursor::{CursorCodec, CursorKey};
 use runtime::gate::Access;
 use runtime::registry::{KeyKind, NewServer, Registry, SqliteStore};
 use runtime::serve::{HttpGuards, serve_http};
-use runtime::upstream::{Secret, Upstream, UpstreamConfig};
-use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut buffer) = self.0.lock() {
-            buffer.extend_from_slice(bytes);
-        }
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buffer {
-    fn text(&self) -> String {
-        self.0
-            .lock()
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap_or_default()
-    }
-}
+use crate::support::{Captured, TestServer, simulator};
 
 struct Fixture {
     sim: RunningSim,
     base: String,
     registry: Arc<Registry>,
     admin_key: String,
-    audit: Buffer,
+    audit: Captured,
     shutdown: CancellationToken,
     _dir: TempDir,
 }
@@ -60,9 +36,7 @@ impl Drop for TempDir {
 }
 
 async fn start() -> Fixture {
-    let sim = bridge_sim::spawn(SimConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("sim");
+    let sim = simulator(SimConfig::default()).await;
     let dir = std::env::temp_dir().join(format!("op-scim-it-{}-{}", std::process::id(), rand_suffix()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let registry = Arc::new(Registry::new(Box::new(
@@ -71,21 +45,11 @@ async fn start() -> Fixture {
     let (_, admin) = registry
         .create_key(KeyKind::AdminKey, "ops", SystemTime::now())
         .expect("admin key");
-    let audit = Buffer::default();
+    let audit = Captured::default();
     let audit_log = Arc::new(AuditLog::to_writer(Box::new(audit.clone())));
-    let upstream =
-        Upstream::new(UpstreamConfig::new(sim.base_url(), Secret::new(sim.token()))).expect("upstream");
-    let shared = Arc::new(
-        Shared::new(upstream, CursorCodec::new(CursorKey::random()), INTEGRATION_LABEL)
-            .with_audit(audit_log.clone()),
-    );
-    let settings = ServerSettings {
-        naming: ToolNaming::Default,
-        scope: Scope::default(),
-        server_name: "test".into(),
-        server_version: "0".into(),
-    };
-    let server = McpServer::new(shared, CATALOG, settings).expect("server");
+    let server = TestServer::new(&sim.base_url(), sim.token())
+        .audit(audit_log.clone())
+        .build();
     let shutdown = CancellationToken::new();
     let (ready, address) = tokio::sync::oneshot::channel();
     let access = Access {

@@ -1,0 +1,103 @@
+//! What the test modules share: the simulated bridge, a server over it, a captured writer.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bridge_sim::{RunningSim, SimConfig};
+use generated_server::{CATALOG, INTEGRATION_LABEL};
+use runtime::audit::AuditLog;
+use runtime::cursor::{CursorCodec, CursorKey};
+use runtime::upstream::{Secret, Upstream, UpstreamConfig};
+use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
+
+/// The simulated bridge on an ephemeral loopback port.
+pub async fn simulator(config: SimConfig) -> RunningSim {
+    bridge_sim::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("simulator starts")
+}
+
+/// An in-process op-scim-mcp over `base_url`, built step by step.
+pub struct TestServer {
+    upstream: UpstreamConfig,
+    naming: ToolNaming,
+    scope: Scope,
+    audit: Option<Arc<AuditLog>>,
+}
+
+impl TestServer {
+    pub fn new(base_url: &str, token: &str) -> Self {
+        Self {
+            upstream: UpstreamConfig::new(base_url, Secret::new(token)),
+            naming: ToolNaming::Default,
+            scope: Scope::default(),
+            audit: None,
+        }
+    }
+
+    /// Pointed at a closed port: any upstream request fails as unreachable.
+    pub fn offline() -> Self {
+        Self::new("http://127.0.0.1:9", "t")
+    }
+
+    pub fn naming(mut self, naming: ToolNaming) -> Self {
+        self.naming = naming;
+        self
+    }
+
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    pub fn audit(mut self, audit: Arc<AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    pub fn tune(mut self, tune: impl FnOnce(&mut UpstreamConfig)) -> Self {
+        tune(&mut self.upstream);
+        self
+    }
+
+    pub fn build(self) -> McpServer {
+        let upstream = Upstream::new(self.upstream).expect("upstream");
+        let mut shared = Shared::new(upstream, CursorCodec::new(CursorKey::random()), INTEGRATION_LABEL);
+        if let Some(audit) = self.audit {
+            shared = shared.with_audit(audit);
+        }
+        let settings = ServerSettings {
+            naming: self.naming,
+            scope: self.scope,
+            server_name: "test".into(),
+            server_version: "0".into(),
+        };
+        McpServer::new(Arc::new(shared), CATALOG, settings).expect("server")
+    }
+}
+
+/// A writer whose bytes a test can read back (logs, the audit log).
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
