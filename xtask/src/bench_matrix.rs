@@ -507,7 +507,7 @@ fn free_port() -> Result<u16> {
 }
 
 /// VmRSS and VmHWM of a process, in KiB.
-fn rss_kib(pid: u32) -> Option<(u64, u64)> {
+pub(crate) fn rss_kib(pid: u32) -> Option<(u64, u64)> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
         status

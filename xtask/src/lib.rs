@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 
 pub mod bench;
 pub mod bench_client;
+pub mod bench_load;
 pub mod bench_matrix;
 pub mod bench_report;
 pub mod ci;

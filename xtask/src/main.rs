@@ -21,6 +21,13 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Bounded load test: N MCP clients over HTTP for a fixed time (issue 5).
+    BenchLoad {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// Median and p99 latency of one `get` through op-scim-mcp over HTTP vs a direct GET.
     BenchLatency {
         #[arg(long, default_value_t = 2000)]
@@ -56,6 +63,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Regen { check } => run_regen(check),
+        Command::BenchLoad { clients, seconds } => {
+            match xtask::bench_load::run(&workspace_root(), clients, seconds) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::BenchLatency { iterations } => match xtask::bench::run(&workspace_root(), iterations) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
