@@ -14,43 +14,83 @@ use serde_json::{Value, json};
 
 pub(crate) const TOKEN: &str = "bench-bridge-token-0123456789";
 
-pub fn run(root: &Path, iterations: usize) -> Result<()> {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--locked", "--bin", "op-scim-mcp"])
-        .current_dir(root)
-        .status()?;
-    if !status.success() {
-        bail!("building op-scim-mcp failed");
+/// The release binary serving MCP over HTTP against a 10,000-user simulated bridge; both
+/// processes are killed when this is dropped.
+pub(crate) struct Running {
+    sim: Child,
+    pub(crate) bridge: String,
+    server: Child,
+    pub(crate) mcp: String,
+}
+
+impl Running {
+    /// Builds op-scim-mcp (release) and starts the simulator and the server.
+    pub(crate) fn start(root: &Path) -> Result<Self> {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--locked", "--bin", "op-scim-mcp"])
+            .current_dir(root)
+            .status()?;
+        if !status.success() {
+            bail!("building op-scim-mcp failed");
+        }
+        let binary = crate::target_dir(root).join("release/op-scim-mcp");
+        let (sim, bridge) = spawn(
+            Command::new(&binary).args([
+                "sim",
+                "--listen",
+                "127.0.0.1:0",
+                "--users",
+                "10000",
+                "--token",
+                TOKEN,
+            ]),
+            "base URL",
+        )?;
+        let mut sim = sim;
+        let server = spawn(
+            Command::new(&binary)
+                .args(["--transport", "http", "--listen", "127.0.0.1:0"])
+                .env("OP_SCIM_BRIDGE_URL", &bridge)
+                .env("OP_SCIM_BEARER_TOKEN", TOKEN)
+                .env("OP_SCIM_LOG", "warn"),
+            "at http",
+        );
+        match server {
+            Ok((server, mcp)) => Ok(Self {
+                sim,
+                bridge,
+                server,
+                mcp,
+            }),
+            Err(error) => {
+                let _ = sim.kill();
+                let _ = sim.wait();
+                Err(error)
+            }
+        }
     }
-    let binary = crate::target_dir(root).join("release/op-scim-mcp");
-    let (mut sim, bridge) = spawn(
-        Command::new(&binary).args([
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--users",
-            "10000",
-            "--token",
-            TOKEN,
-        ]),
-        "base URL",
-    )?;
-    let (mut server, mcp) = spawn(
-        Command::new(&binary)
-            .args(["--transport", "http", "--listen", "127.0.0.1:0"])
-            .env("OP_SCIM_BRIDGE_URL", &bridge)
-            .env("OP_SCIM_BEARER_TOKEN", TOKEN)
-            .env("OP_SCIM_LOG", "warn"),
-        "at http",
-    )?;
+
+    pub(crate) fn server_pid(&self) -> u32 {
+        self.server.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for child in [&mut self.server, &mut self.sim] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn run(root: &Path, iterations: usize) -> Result<()> {
+    let running = Running::start(root)?;
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(measure(&bridge, &mcp, iterations));
-    for child in [&mut server, &mut sim] {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+        .block_on(measure(&running.bridge, &running.mcp, iterations));
+    drop(running);
     let (direct, through) = outcome?;
     let report = |name: &str, samples: &[Duration]| {
         println!(

@@ -3,56 +3,28 @@
 //! reports calls/s, p50/p99, failed calls and RSS over time, then checks the server still answers.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::bench::{TOKEN, percentile, spawn};
+use crate::bench::{Running, TOKEN, percentile};
 use crate::bench_client::{HttpSession, http_client};
 use crate::bench_matrix::rss_kib;
 
 pub fn run(root: &Path, clients: usize, seconds: u64) -> Result<()> {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--locked", "--bin", "op-scim-mcp"])
-        .current_dir(root)
-        .status()?;
-    if !status.success() {
-        bail!("building op-scim-mcp failed");
-    }
-    let binary = crate::target_dir(root).join("release/op-scim-mcp");
-    let (mut sim, bridge) = spawn(
-        Command::new(&binary).args([
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--users",
-            "10000",
-            "--token",
-            TOKEN,
-        ]),
-        "base URL",
-    )?;
-    let (mut server, mcp) = spawn(
-        Command::new(&binary)
-            .args(["--transport", "http", "--listen", "127.0.0.1:0"])
-            .env("OP_SCIM_BRIDGE_URL", &bridge)
-            .env("OP_SCIM_BEARER_TOKEN", TOKEN)
-            .env("OP_SCIM_LOG", "warn"),
-        "at http",
-    )?;
-    let pid = server.id();
-    let outcome = tokio::runtime::Builder::new_multi_thread()
+    let running = Running::start(root)?;
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(load(&bridge, &mcp, pid, clients, Duration::from_secs(seconds)));
-    for child in [&mut server, &mut sim] {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    outcome
+        .block_on(load(
+            &running.bridge,
+            &running.mcp,
+            running.server_pid(),
+            clients,
+            Duration::from_secs(seconds),
+        ))
 }
 
 async fn load(bridge: &str, mcp: &str, pid: u32, clients: usize, window: Duration) -> Result<()> {
