@@ -14,6 +14,11 @@ use crate::{Mode, regen};
 /// The Python MCP client the end-to-end tests drive the server with.
 const PYTHON_MCP: &str = "mcp==2.3.0";
 
+/// The cargo arguments of the release build: CI builds the binary it tests with them, and the
+/// container image (`Dockerfile`) must build with exactly the same ones, which a test checks, so
+/// the image never ships a binary built differently from the one CI tested.
+pub const RELEASE_BUILD: &[&str] = &["build", "--release", "--locked", "--bin", "op-scim-mcp"];
+
 pub fn run(root: &Path) -> Result<()> {
     step(root, "format", &["fmt", "--all", "--check"])?;
     step(
@@ -53,11 +58,7 @@ fn step(root: &Path, name: &str, args: &[&str]) -> Result<()> {
 }
 
 fn client_driven(root: &Path) -> Result<()> {
-    step(
-        root,
-        "build the server",
-        &["build", "--release", "--locked", "--bin", "op-scim-mcp"],
-    )?;
+    step(root, "build the server", RELEASE_BUILD)?;
     let python = python_with_mcp(root)?;
     let binary = crate::target_dir(root).join("release/op-scim-mcp");
     let script = root.join("tests/e2e/mcp_client_workflows.py");
