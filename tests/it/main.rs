@@ -2,6 +2,7 @@
 
 mod against_the_simulator;
 mod codegen_fixtures;
+mod dockerfile;
 mod filter_round_trip;
 mod http_transport;
 mod prompts_and_resources;
