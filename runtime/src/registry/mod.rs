@@ -111,6 +111,9 @@ pub trait RegistryStore: Send + Sync {
         hash: &TokenHash,
     ) -> Result<Option<(KeyEntry, TokenHash)>, RegistryError>;
     fn delete_key(&self, kind: KeyKind, id_or_name: &str) -> Result<Option<KeyEntry>, RegistryError>;
+    /// A cheap round trip to the storage, so a readiness probe can tell a reachable registry
+    /// from one that is down.
+    fn ping(&self) -> Result<(), RegistryError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +223,11 @@ impl Registry {
 
     pub fn purge_expired(&self, now: SystemTime) -> Result<usize, RegistryError> {
         self.store.purge_expired(now)
+    }
+
+    /// Whether the storage answers: what a readiness probe (`/readyz`) asks.
+    pub fn ping(&self) -> Result<(), RegistryError> {
+        self.store.ping()
     }
 
     pub fn create_key(

@@ -148,3 +148,8 @@ fn the_database_file_holds_no_token() {
     assert_eq!(reopened.list_servers().expect("list").len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_working_store_answers_a_ping() {
+    registry().ping().expect("ping");
+}
