@@ -3,8 +3,11 @@
 //!
 //! Tokens are 256-bit random values shown once at creation and stored only as SHA-256 hashes;
 //! a presented token is hashed, looked up, and compared in constant time. Storage sits behind
-//! [`RegistryStore`] so that a networked database can serve several replicas later.
+//! [`RegistryStore`]: an embedded SQLite file for one replica, or a PostgreSQL database that
+//! several replicas share (see [`RegistryLocation`]).
 
+mod location;
+mod postgres;
 mod sqlite;
 
 use std::fmt;
@@ -16,6 +19,8 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
+pub use location::{RegistryLocation, open_store};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::scope::{Scope, ScopeError};

@@ -153,3 +153,23 @@ fn the_database_file_holds_no_token() {
 fn a_working_store_answers_a_ping() {
     registry().ping().expect("ping");
 }
+
+#[test]
+fn a_database_file_with_a_newer_schema_is_refused() {
+    let dir = std::env::temp_dir().join(format!("op-scim-registry-newer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("state.db");
+    let _ = std::fs::remove_file(&path);
+    drop(SqliteStore::open(&path).expect("store"));
+    let connection = rusqlite::Connection::open(&path).expect("open");
+    connection
+        .pragma_update(None, "user_version", 99)
+        .expect("bump the version");
+    drop(connection);
+    match SqliteStore::open(&path) {
+        Err(RegistryError::Storage(message)) => assert!(message.contains("newer than this binary knows")),
+        Err(other) => panic!("expected a storage error, got {other}"),
+        Ok(_) => panic!("a newer schema was accepted"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
