@@ -9,5 +9,6 @@ mod prompts_and_resources;
 mod published_tools;
 mod regen;
 mod registry_http;
+mod registry_stores;
 mod support;
 mod validator;

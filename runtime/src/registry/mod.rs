@@ -3,8 +3,11 @@
 //!
 //! Tokens are 256-bit random values shown once at creation and stored only as SHA-256 hashes;
 //! a presented token is hashed, looked up, and compared in constant time. Storage sits behind
-//! [`RegistryStore`] so that a networked database can serve several replicas later.
+//! [`RegistryStore`]: an embedded SQLite file for one replica, or a PostgreSQL database that
+//! several replicas share (see [`RegistryLocation`]).
 
+mod location;
+mod postgres;
 mod sqlite;
 
 use std::fmt;
@@ -16,6 +19,8 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
+pub use location::{RegistryLocation, open_store};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::scope::{Scope, ScopeError};
@@ -111,6 +116,9 @@ pub trait RegistryStore: Send + Sync {
         hash: &TokenHash,
     ) -> Result<Option<(KeyEntry, TokenHash)>, RegistryError>;
     fn delete_key(&self, kind: KeyKind, id_or_name: &str) -> Result<Option<KeyEntry>, RegistryError>;
+    /// A cheap round trip to the storage, so a readiness probe can tell a reachable registry
+    /// from one that is down.
+    fn ping(&self) -> Result<(), RegistryError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +228,11 @@ impl Registry {
 
     pub fn purge_expired(&self, now: SystemTime) -> Result<usize, RegistryError> {
         self.store.purge_expired(now)
+    }
+
+    /// Whether the storage answers: what a readiness probe (`/readyz`) asks.
+    pub fn ping(&self) -> Result<(), RegistryError> {
+        self.store.ping()
     }
 
     pub fn create_key(

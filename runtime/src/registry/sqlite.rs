@@ -269,4 +269,9 @@ impl RegistryStore for SqliteStore {
             Ok(found.map(|(entry, _)| entry))
         })
     }
+
+    fn ping(&self) -> Result<(), RegistryError> {
+        self.with(|db| db.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)))
+            .map(|_| ())
+    }
 }

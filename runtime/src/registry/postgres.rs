@@ -1,0 +1,324 @@
+//! The PostgreSQL store, for several replicas sharing one registry.
+//!
+//! It behaves as [`super::SqliteStore`] does, table for table. The client is synchronous, like
+//! the trait: async callers run it under `tokio::task::spawn_blocking` (each client blocks on
+//! its own small runtime, which must not happen on an async worker thread).
+//!
+//! A dead database answers with an error in bounded time: connecting gives up after
+//! [`CONNECT_TIMEOUT`], and each statement after [`STATEMENT_TIMEOUT`] (on the server) or when
+//! the socket has been silent for [`SOCKET_TIMEOUT`] (on the client).
+
+mod pool;
+
+use std::time::{Duration, SystemTime};
+
+use ::postgres::error::SqlState;
+use ::postgres::{Client, Row, Transaction};
+
+use super::location::postgres_config;
+use super::{KeyEntry, KeyKind, RegistryError, RegistryStore, ServerEntry, TokenHash, from_unix, to_unix};
+use pool::Pool;
+
+/// How long opening a connection may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the server lets one statement run (`statement_timeout`).
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long sent data may stay unacknowledged before the socket is given up (`TCP_USER_TIMEOUT`).
+pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
+/// Open connections per store: registry calls are short, so a few serve many requests.
+const MAX_CONNECTIONS: usize = 8;
+
+/// Migrations in order; the one row of `registry_schema` records how many have run.
+const MIGRATIONS: &[&str] = &["CREATE TABLE servers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL CONSTRAINT servers_name_unique UNIQUE,
+        methods TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        expires_at BIGINT,
+        require_api_token_auth BOOLEAN NOT NULL,
+        created_at BIGINT NOT NULL,
+        token_hash BYTEA NOT NULL UNIQUE
+    );
+    CREATE TABLE keys (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        key_hash BYTEA NOT NULL UNIQUE
+    );"];
+
+/// The advisory lock that serialises migrations across replicas starting together
+/// (the bytes of "opscimrg").
+const MIGRATION_LOCK: i64 = 0x6f70_7363_696d_7267;
+
+const SERVER_COLUMNS: &str =
+    "id, name, methods, tags, expires_at, require_api_token_auth, created_at, token_hash";
+
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` and runs pending migrations.
+    pub fn connect(url: &str) -> Result<Self, RegistryError> {
+        let mut config = postgres_config(url)?;
+        let options = format!(
+            "{} -c statement_timeout={}",
+            config.get_options().unwrap_or_default(),
+            STATEMENT_TIMEOUT.as_millis()
+        );
+        config
+            .options(options.trim_start())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_user_timeout(SOCKET_TIMEOUT)
+            .keepalives(true);
+        if config.get_application_name().is_none() {
+            config.application_name("op-scim-mcp");
+        }
+        let store = Self {
+            pool: Pool::new(config, MAX_CONNECTIONS, CONNECT_TIMEOUT),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Runs pending migrations in one transaction, under a transaction-scoped advisory lock so
+    /// that a second replica waits, then finds the work done.
+    fn migrate(&self) -> Result<(), RegistryError> {
+        let applied = self.pool.with(|db| {
+            let mut transaction = db.transaction()?;
+            transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+            transaction.batch_execute(
+                "CREATE TABLE IF NOT EXISTS registry_schema (
+                    only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+                    version INTEGER NOT NULL
+                );
+                INSERT INTO registry_schema (only_row, version) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;",
+            )?;
+            let applied: i32 = transaction
+                .query_one("SELECT version FROM registry_schema", &[])?
+                .try_get(0)?;
+            let applied = usize::try_from(applied).unwrap_or(0);
+            if applied > MIGRATIONS.len() {
+                return Ok(applied);
+            }
+            run_pending(&mut transaction, applied)?;
+            transaction.commit()?;
+            Ok(applied)
+        })?;
+        if applied > MIGRATIONS.len() {
+            return Err(RegistryError::Storage(format!(
+                "the database is at schema version {applied}, newer than this binary knows ({}); \
+                 run a newer op-scim-mcp",
+                MIGRATIONS.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn run_pending(transaction: &mut Transaction<'_>, applied: usize) -> Result<(), ::postgres::Error> {
+    for migration in MIGRATIONS.iter().skip(applied) {
+        transaction.batch_execute(migration)?;
+    }
+    let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+    transaction.execute("UPDATE registry_schema SET version = $1", &[&known])?;
+    Ok(())
+}
+
+/// The error as the operator sees it. The client's messages never contain the password.
+fn storage(error: ::postgres::Error) -> RegistryError {
+    RegistryError::Storage(format!("PostgreSQL: {error}"))
+}
+
+fn is_duplicate_name(error: &::postgres::Error) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        *db.code() == SqlState::UNIQUE_VIOLATION && db.constraint() == Some("servers_name_unique")
+    })
+}
+
+fn kind_name(kind: KeyKind) -> &'static str {
+    match kind {
+        KeyKind::ApiToken => "api_token",
+        KeyKind::AdminKey => "admin_key",
+    }
+}
+
+fn split(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|part| !part.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A stored hash of the wrong length reads as all zeroes, which no presented token matches.
+fn stored_hash(bytes: &[u8]) -> TokenHash {
+    TokenHash::try_from(bytes).unwrap_or([0u8; 32])
+}
+
+fn server_row(row: &Row) -> Result<(ServerEntry, TokenHash), ::postgres::Error> {
+    let entry = ServerEntry {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        methods: split(row.try_get(2)?),
+        tags: split(row.try_get(3)?),
+        expires_at: row.try_get::<_, Option<i64>>(4)?.map(from_unix),
+        require_api_token_auth: row.try_get(5)?,
+        created_at: from_unix(row.try_get(6)?),
+    };
+    Ok((entry, stored_hash(row.try_get(7)?)))
+}
+
+fn key_row(row: &Row) -> Result<(KeyEntry, TokenHash), ::postgres::Error> {
+    let entry = KeyEntry {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        created_at: from_unix(row.try_get(2)?),
+    };
+    Ok((entry, stored_hash(row.try_get(3)?)))
+}
+
+fn first<T>(
+    rows: Vec<Row>,
+    read: impl Fn(&Row) -> Result<T, ::postgres::Error>,
+) -> Result<Option<T>, ::postgres::Error> {
+    rows.first().map(read).transpose()
+}
+
+impl RegistryStore for PostgresStore {
+    fn insert_server(&self, entry: &ServerEntry, token_hash: &TokenHash) -> Result<(), RegistryError> {
+        let mut duplicate = false;
+        let outcome = self.pool.with(|db| {
+            let inserted = db.execute(
+                &format!("INSERT INTO servers ({SERVER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+                &[
+                    &entry.id,
+                    &entry.name,
+                    &entry.methods.join(","),
+                    &entry.tags.join(","),
+                    &entry.expires_at.map(to_unix),
+                    &entry.require_api_token_auth,
+                    &to_unix(entry.created_at),
+                    &token_hash.as_slice(),
+                ],
+            );
+            duplicate = inserted.as_ref().is_err_and(is_duplicate_name);
+            inserted
+        });
+        match outcome {
+            Err(_) if duplicate => Err(RegistryError::DuplicateName(entry.name.clone())),
+            other => other.map(|_| ()),
+        }
+    }
+
+    fn list_servers(&self) -> Result<Vec<ServerEntry>, RegistryError> {
+        self.pool.with(|db| {
+            db.query(
+                &format!("SELECT {SERVER_COLUMNS} FROM servers ORDER BY created_at, id"),
+                &[],
+            )?
+            .iter()
+            .map(|row| server_row(row).map(|(entry, _)| entry))
+            .collect()
+        })
+    }
+
+    fn server_by_hash(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<(ServerEntry, TokenHash)>, RegistryError> {
+        self.pool.with(|db| {
+            let rows = db.query(
+                &format!("SELECT {SERVER_COLUMNS} FROM servers WHERE token_hash = $1"),
+                &[&token_hash.as_slice()],
+            )?;
+            first(rows, server_row)
+        })
+    }
+
+    fn delete_server(&self, id_or_name: &str) -> Result<Option<ServerEntry>, RegistryError> {
+        // One statement: an id is matched first, so a server named like another's id is not
+        // the one deleted by that id.
+        self.pool.with(|db| {
+            let rows = db.query(
+                &format!(
+                    "DELETE FROM servers WHERE id = (
+                        SELECT id FROM servers WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1
+                    ) RETURNING {SERVER_COLUMNS}"
+                ),
+                &[&id_or_name],
+            )?;
+            Ok(first(rows, server_row)?.map(|(entry, _)| entry))
+        })
+    }
+
+    fn purge_expired(&self, now: SystemTime) -> Result<usize, RegistryError> {
+        let purged = self.pool.with(|db| {
+            db.execute(
+                "DELETE FROM servers WHERE expires_at IS NOT NULL AND expires_at <= $1",
+                &[&to_unix(now)],
+            )
+        })?;
+        Ok(usize::try_from(purged).unwrap_or(usize::MAX))
+    }
+
+    fn insert_key(&self, kind: KeyKind, entry: &KeyEntry, hash: &TokenHash) -> Result<(), RegistryError> {
+        self.pool
+            .with(|db| {
+                db.execute(
+                    "INSERT INTO keys (id, kind, name, created_at, key_hash) VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        &entry.id,
+                        &kind_name(kind),
+                        &entry.name,
+                        &to_unix(entry.created_at),
+                        &hash.as_slice(),
+                    ],
+                )
+            })
+            .map(|_| ())
+    }
+
+    fn list_keys(&self, kind: KeyKind) -> Result<Vec<KeyEntry>, RegistryError> {
+        self.pool.with(|db| {
+            db.query(
+                "SELECT id, name, created_at, key_hash FROM keys WHERE kind = $1 ORDER BY created_at, id",
+                &[&kind_name(kind)],
+            )?
+            .iter()
+            .map(|row| key_row(row).map(|(entry, _)| entry))
+            .collect()
+        })
+    }
+
+    fn key_by_hash(
+        &self,
+        kind: KeyKind,
+        hash: &TokenHash,
+    ) -> Result<Option<(KeyEntry, TokenHash)>, RegistryError> {
+        self.pool.with(|db| {
+            let rows = db.query(
+                "SELECT id, name, created_at, key_hash FROM keys WHERE kind = $1 AND key_hash = $2",
+                &[&kind_name(kind), &hash.as_slice()],
+            )?;
+            first(rows, key_row)
+        })
+    }
+
+    fn delete_key(&self, kind: KeyKind, id_or_name: &str) -> Result<Option<KeyEntry>, RegistryError> {
+        self.pool.with(|db| {
+            let rows = db.query(
+                "DELETE FROM keys WHERE id = (
+                    SELECT id FROM keys WHERE kind = $1 AND (id = $2 OR name = $2)
+                    ORDER BY (id = $2) DESC, created_at, id LIMIT 1
+                ) RETURNING id, name, created_at, key_hash",
+                &[&kind_name(kind), &id_or_name],
+            )?;
+            Ok(first(rows, key_row)?.map(|(entry, _)| entry))
+        })
+    }
+
+    fn ping(&self) -> Result<(), RegistryError> {
+        self.pool.with(|db: &mut Client| db.batch_execute("SELECT 1"))
+    }
+}
