@@ -26,14 +26,7 @@ pub(crate) struct Running {
 impl Running {
     /// Builds op-scim-mcp (release) and starts the simulator and the server.
     pub(crate) fn start(root: &Path) -> Result<Self> {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--release", "--locked", "--bin", "op-scim-mcp"])
-            .current_dir(root)
-            .status()?;
-        if !status.success() {
-            bail!("building op-scim-mcp failed");
-        }
-        let binary = crate::target_dir(root).join("release/op-scim-mcp");
+        let binary = build_release(root)?;
         let (sim, bridge) = spawn(
             Command::new(&binary).args([
                 "sim",
@@ -115,6 +108,18 @@ pub fn run(root: &Path, iterations: usize) -> Result<()> {
         percentile(&through, 0.5).as_secs_f64() / percentile(&direct, 0.5).as_secs_f64()
     );
     Ok(())
+}
+
+/// Builds op-scim-mcp exactly as CI does; the path of the release binary.
+pub(crate) fn build_release(root: &Path) -> Result<std::path::PathBuf> {
+    let status = Command::new(env!("CARGO"))
+        .args(crate::ci::RELEASE_BUILD)
+        .current_dir(root)
+        .status()?;
+    if !status.success() {
+        bail!("building op-scim-mcp failed");
+    }
+    Ok(crate::target_dir(root).join("release/op-scim-mcp"))
 }
 
 pub(crate) fn spawn(command: &mut Command, marker: &str) -> Result<(Child, String)> {

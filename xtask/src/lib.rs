@@ -10,6 +10,7 @@ pub mod bench;
 pub mod bench_client;
 pub mod bench_load;
 pub mod bench_matrix;
+pub mod bench_replicas;
 pub mod bench_report;
 pub mod ci;
 

@@ -28,6 +28,13 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
+    /// Two replicas on one PostgreSQL registry under load; one is killed half-way (issue 8).
+    BenchReplicas {
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
     /// Median and p99 latency of one `get` through op-scim-mcp over HTTP vs a direct GET.
     BenchLatency {
         #[arg(long, default_value_t = 2000)]
@@ -65,6 +72,15 @@ fn main() -> ExitCode {
         Command::Regen { check } => run_regen(check),
         Command::BenchLoad { clients, seconds } => {
             match xtask::bench_load::run(&workspace_root(), clients, seconds) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::BenchReplicas { clients, seconds } => {
+            match xtask::bench_replicas::run(&workspace_root(), clients, seconds.max(2)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("error: {error:#}");

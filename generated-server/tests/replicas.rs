@@ -1,0 +1,296 @@
+//! Two `op-scim-mcp` processes on one PostgreSQL registry and one cursor key, as behind a load
+//! balancer: what one replica changes, the other enforces on its next request; a cursor issued
+//! by one pages on the other; killing one mid-load loses no acknowledged change.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_op-scim-mcp");
+const CURSOR_KEY: &str = "replicas-share-this-cursor-key-0123456789";
+
+/// One replica: a child process on an ephemeral loopback port, killed when dropped.
+struct Replica {
+    child: Child,
+    base: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Replica {
+    fn start(database_url: &str, bridge_url: &str, bridge_token: &str) -> Self {
+        let mut child = Command::new(BINARY)
+            .args(["--transport", "http", "--listen", "127.0.0.1:0"])
+            .env_clear()
+            .env("OP_SCIM_BRIDGE_URL", bridge_url)
+            .env("OP_SCIM_BEARER_TOKEN", bridge_token)
+            .env("OP_SCIM_DATABASE_URL", database_url)
+            .env("OP_SCIM_CURSOR_KEY", CURSOR_KEY)
+            .env("OP_SCIM_SHUTDOWN_GRACE", "5s")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("replica starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (address, ready) = mpsc::channel();
+        let sink = log.clone();
+        // Keep draining stderr so the replica never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("serving MCP over HTTP at ") {
+                    let _ = address.send(rest.trim_end_matches("/mcp").to_owned());
+                }
+                let mut log = sink.lock().expect("log");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let base = ready
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("replica did not start:\n{}", log.lock().expect("log")));
+        Self { child, base, log }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn admin_key(database_url: &str) -> String {
+    let output = Command::new(BINARY)
+        .env_clear()
+        .args([
+            "admin-keys",
+            "create",
+            "--name",
+            "ops",
+            "--database-url",
+            database_url,
+        ])
+        .output()
+        .expect("admin-keys create runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let created: Value = serde_json::from_slice(&output.stdout).expect("json");
+    created["secret"].as_str().expect("secret").to_owned()
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+async fn create_server(replica: &Replica, admin: &str, name: &str) -> (String, String) {
+    let response = client()
+        .post(format!("{}/admin/servers", replica.base))
+        .bearer_auth(admin)
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .expect("admin API answers");
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.expect("json");
+    let url = created["url"].as_str().expect("url");
+    let token = url.rsplit('/').next().expect("token").to_owned();
+    (created["id"].as_str().expect("id").to_owned(), token)
+}
+
+/// One MCP request to `replica` for the server holding `token`; the HTTP status and JSON body.
+async fn mcp(base: &str, token: &str, method: &str, params: Value) -> Result<(u16, Value), String> {
+    let response = client()
+        .post(format!("{base}/mcp/{token}"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }))
+        .send()
+        .await
+        .map_err(|error| error.to_string())?;
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    Ok((status, body))
+}
+
+async fn call_tool(base: &str, token: &str, tool: &str, arguments: Value) -> Result<Value, String> {
+    let (status, body) = mcp(
+        base,
+        token,
+        "tools/call",
+        json!({ "name": tool, "arguments": arguments }),
+    )
+    .await?;
+    let result = &body["result"];
+    if status != 200 || result.is_null() || result["isError"] == true {
+        return Err(format!("{status}: {body}"));
+    }
+    Ok(result["structuredContent"].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_the_registry_cursors_and_survive_the_loss_of_one() {
+    let postgres = testkit::TempPostgres::start();
+    let database_url = postgres.create_database("replicas");
+    let sim = bridge_sim::spawn(
+        bridge_sim::SimConfig {
+            users: 300,
+            ..bridge_sim::SimConfig::default()
+        },
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("simulator starts");
+    let admin = admin_key(&database_url);
+    let mut a = Replica::start(&database_url, &sim.base_url(), sim.token());
+    let b = Replica::start(&database_url, &sim.base_url(), sim.token());
+
+    for replica in [&a, &b] {
+        let ready = client()
+            .get(format!("{}/readyz", replica.base))
+            .send()
+            .await
+            .expect("readyz answers");
+        assert_eq!(ready.status(), 200, "{}", replica.log.lock().expect("log"));
+    }
+
+    // Created on A, serves on B at once.
+    let (id, token) = create_server(&a, &admin, "auditor").await;
+    let (status, listed) = mcp(&b.base, &token, "tools/list", json!({}))
+        .await
+        .expect("B answers");
+    assert_eq!(status, 200, "{listed}");
+    assert!(
+        listed["result"]["tools"]
+            .as_array()
+            .is_some_and(|tools| !tools.is_empty())
+    );
+
+    // A cursor issued by A pages on B.
+    let first = call_tool(
+        &a.base,
+        &token,
+        "list_all_1_password_users",
+        json!({ "limit": 50 }),
+    )
+    .await
+    .expect("first page on A");
+    let cursor = first["next_cursor"].as_str().expect("a next page").to_owned();
+    let second = call_tool(
+        &b.base,
+        &token,
+        "list_all_1_password_users",
+        json!({ "limit": 50, "next_cursor": cursor }),
+    )
+    .await
+    .expect("second page on B");
+    let ids = |page: &Value| -> Vec<String> {
+        page["result"]
+            .as_array()
+            .map(|users| {
+                users
+                    .iter()
+                    .filter_map(|u| u["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(ids(&second).len(), 50);
+    assert!(
+        ids(&second).iter().all(|id| !ids(&first).contains(id)),
+        "pages overlap"
+    );
+
+    // Revoked on B, refused on A at the next request.
+    let revoked = client()
+        .delete(format!("{}/admin/servers/{id}", b.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("revoke answers");
+    assert_eq!(revoked.status(), 204);
+    let (status, _) = mcp(&a.base, &token, "tools/list", json!({}))
+        .await
+        .expect("A answers");
+    assert_eq!(status, 401);
+
+    // Kill A under load: every acknowledged change is kept and B keeps serving.
+    let (_, writer) = create_server(&b, &admin, "writer").await;
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let served_by_b_after_kill = Arc::new(AtomicUsize::new(0));
+    let a_killed = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let (a_base, b_base, writer) = (a.base.clone(), b.base.clone(), writer.clone());
+        let (acknowledged, served, killed) = (
+            acknowledged.clone(),
+            served_by_b_after_kill.clone(),
+            a_killed.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            for round in 0..40 {
+                let user_name = format!("replica.load.{worker}.{round}@example.com");
+                let arguments = json!({ "user_name": user_name });
+                // Half the calls go to A; once A is dead they fail and are not acknowledged.
+                let base = if round % 2 == 0 { &a_base } else { &b_base };
+                let after_kill = killed.load(Ordering::SeqCst);
+                let outcome = call_tool(base, &writer, "create_a_1_password_user", arguments).await;
+                if let Ok(created) = outcome {
+                    if after_kill && base == &b_base {
+                        served.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let id = created["id"].as_str().unwrap_or_default().to_owned();
+                    acknowledged.lock().expect("acks").push(id);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (late_id, _) = create_server(&a, &admin, "acknowledged-by-a-just-before-it-died").await;
+    a.kill();
+    a_killed.store(true, Ordering::SeqCst);
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+    let acknowledged = acknowledged.lock().expect("acks").clone();
+    assert!(
+        served_by_b_after_kill.load(Ordering::SeqCst) > 0,
+        "B served nothing after A died"
+    );
+    let listed: Value = client()
+        .get(format!("{}/admin/servers", b.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("list answers")
+        .json()
+        .await
+        .expect("json");
+    assert!(listed.to_string().contains(&late_id), "{listed}");
+    let (_, reader) = create_server(&b, &admin, "reader").await;
+    for id in &acknowledged {
+        assert!(!id.is_empty(), "an acknowledged create without an id");
+        call_tool(
+            &b.base,
+            &reader,
+            "get_single_1_password_user_by_id",
+            json!({ "id": id }),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("acknowledged user {id} is missing: {error}"));
+    }
+    sim.shutdown().await;
+}
