@@ -14,9 +14,9 @@ use runtime::audit::AuditLog;
 use runtime::cursor::{CursorCodec, CursorKey};
 use runtime::gate::{Access, describe};
 use runtime::registry::{KeyKind, NewServer, Registry, SqliteStore, parse_time};
-use runtime::serve::{HttpGuards, serve_http, serve_stdio};
+use runtime::serve::{HttpGuards, HttpSettings, serve_http, serve_stdio};
 use runtime::upstream::{Secret, Upstream, UpstreamConfig};
-use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
+use runtime::{McpServer, Metrics, Scope, ServerSettings, Shared, ToolNaming};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -168,6 +168,14 @@ struct ServeArgs {
     /// Append audit lines (write/custom calls, admin changes) to this file instead of stderr.
     #[arg(long, env = "OP_SCIM_AUDIT_LOG")]
     audit_log: Option<PathBuf>,
+    /// After SIGTERM or ctrl-c, how long in-flight HTTP requests may run before they are cut off.
+    #[arg(
+        long,
+        env = "OP_SCIM_SHUTDOWN_GRACE",
+        default_value = "25s",
+        value_parser = humantime::parse_duration
+    )]
+    shutdown_grace: std::time::Duration,
     #[command(flatten)]
     tools: ToolArgs,
 }
@@ -301,8 +309,12 @@ async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
             .map_err(|error| ConfigProblem(format!("--audit-log {}: {error}", path.display())))?,
         None => AuditLog::stderr(),
     });
+    // One instance for tool calls, upstream answers and registry errors: what /metrics shows.
+    let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
     let shared = Arc::new(
-        Shared::new(upstream, CursorCodec::new(cursor_key), INTEGRATION_LABEL).with_audit(audit.clone()),
+        Shared::new(upstream, CursorCodec::new(cursor_key), INTEGRATION_LABEL)
+            .with_audit(audit.clone())
+            .with_metrics(metrics.clone()),
     );
     let settings = ServerSettings {
         naming: args.tools.tool_names.into(),
@@ -341,6 +353,7 @@ async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
                         .clone()
                         .unwrap_or_else(|| format!("http://{}", args.listen)),
                     audit: Some(audit),
+                    metrics,
                 }),
                 None => None,
             };
@@ -349,7 +362,8 @@ async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
                     "registry mode: every /mcp request needs a server token (op-scim-mcp servers create)"
                 );
             }
-            serve_http(server, args.listen, &guards, access, shutdown, |addr| {
+            let settings = HttpSettings::new(guards).with_shutdown_grace(args.shutdown_grace);
+            serve_http(server, args.listen, &settings, access, shutdown, |addr| {
                 eprintln!("serving MCP over HTTP at http://{addr}/mcp");
                 eprintln!("connect, e.g.: claude mcp add --transport http op-scim http://{addr}/mcp");
             })

@@ -4,6 +4,7 @@ mod against_the_simulator;
 mod codegen_fixtures;
 mod filter_round_trip;
 mod http_transport;
+mod ops_endpoints;
 mod prompts_and_resources;
 mod published_tools;
 mod regen;
