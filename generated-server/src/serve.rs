@@ -10,9 +10,9 @@ use runtime::audit::AuditLog;
 use runtime::cursor::CursorCodec;
 use runtime::gate::Access;
 use runtime::registry::{Registry, open_store};
-use runtime::serve::{serve_http, serve_stdio};
+use runtime::serve::{HttpSettings, serve_http, serve_stdio};
 use runtime::upstream::{Secret, Upstream, UpstreamConfig};
-use runtime::{McpServer, ServerSettings, Shared};
+use runtime::{McpServer, Metrics, ServerSettings, Shared};
 use tokio_util::sync::CancellationToken;
 
 use crate::ConfigProblem;
@@ -53,9 +53,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
             .map_err(|error| ConfigProblem(format!("--audit-log {}: {error}", path.display())))?,
         None => AuditLog::stderr(),
     });
+    // One instance for tool calls, upstream answers and registry errors: what /metrics shows.
+    let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
     let shared = Arc::new(
         Shared::new(upstream, CursorCodec::new(config.cursor_key()), INTEGRATION_LABEL)
-            .with_audit(audit.clone()),
+            .with_audit(audit.clone())
+            .with_metrics(metrics.clone()),
     );
     let settings = ServerSettings {
         naming: config.naming,
@@ -79,7 +82,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
                 .await
                 .map_err(|error| ConfigProblem(error.to_string()))
         }
-        Transport::Http => serve_over_http(server, &config, audit, shutdown).await,
+        Transport::Http => serve_over_http(server, &config, audit, metrics, shutdown).await,
     };
     if let Some(sim) = demo {
         sim.shutdown().await;
@@ -91,6 +94,7 @@ async fn serve_over_http(
     server: McpServer,
     config: &ServeConfig,
     audit: Arc<AuditLog>,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> Result<(), ConfigProblem> {
     let registry = match &config.registry {
@@ -114,8 +118,10 @@ async fn serve_over_http(
         catalog: CATALOG,
         public_url: config.public_url.clone(),
         audit: Some(audit),
+        metrics,
     });
-    let served = serve_http(server, config.listen, &config.guards, access, shutdown, |addr| {
+    let settings = HttpSettings::new(config.guards.clone()).with_shutdown_grace(config.shutdown_grace);
+    let served = serve_http(server, config.listen, &settings, access, shutdown, |addr| {
         eprintln!("serving MCP over HTTP at http://{addr}/mcp");
         eprintln!("connect, e.g.: claude mcp add --transport http op-scim http://{addr}/mcp");
     })

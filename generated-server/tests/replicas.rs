@@ -90,6 +90,7 @@ fn admin_key(database_url: &str) -> String {
 }
 
 fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -141,10 +142,21 @@ async fn call_tool(base: &str, token: &str, tool: &str, arguments: Value) -> Res
     Ok(result["structuredContent"].clone())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_share_the_registry_cursors_and_survive_the_loss_of_one() {
+#[test]
+fn two_replicas_share_the_registry_cursors_and_survive_the_loss_of_one() {
+    // The PostgreSQL client blocks: set up the database before any async runtime runs.
     let postgres = testkit::TempPostgres::start();
     let database_url = postgres.create_database("replicas");
+    let admin = admin_key(&database_url);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(scenario(&database_url, &admin));
+}
+
+async fn scenario(database_url: &str, admin: &str) {
     let sim = bridge_sim::spawn(
         bridge_sim::SimConfig {
             users: 300,
@@ -154,9 +166,8 @@ async fn two_replicas_share_the_registry_cursors_and_survive_the_loss_of_one() {
     )
     .await
     .expect("simulator starts");
-    let admin = admin_key(&database_url);
-    let mut a = Replica::start(&database_url, &sim.base_url(), sim.token());
-    let b = Replica::start(&database_url, &sim.base_url(), sim.token());
+    let mut a = Replica::start(database_url, &sim.base_url(), sim.token());
+    let b = Replica::start(database_url, &sim.base_url(), sim.token());
 
     for replica in [&a, &b] {
         let ready = client()
@@ -168,7 +179,7 @@ async fn two_replicas_share_the_registry_cursors_and_survive_the_loss_of_one() {
     }
 
     // Created on A, serves on B at once.
-    let (id, token) = create_server(&a, &admin, "auditor").await;
+    let (id, token) = create_server(&a, admin, "auditor").await;
     let (status, listed) = mcp(&b.base, &token, "tools/list", json!({}))
         .await
         .expect("B answers");
@@ -217,7 +228,7 @@ async fn two_replicas_share_the_registry_cursors_and_survive_the_loss_of_one() {
     // Revoked on B, refused on A at the next request.
     let revoked = client()
         .delete(format!("{}/admin/servers/{id}", b.base))
-        .bearer_auth(&admin)
+        .bearer_auth(admin)
         .send()
         .await
         .expect("revoke answers");
@@ -228,20 +239,24 @@ async fn two_replicas_share_the_registry_cursors_and_survive_the_loss_of_one() {
     assert_eq!(status, 401);
 
     // Kill A under load: every acknowledged change is kept and B keeps serving.
-    let (_, writer) = create_server(&b, &admin, "writer").await;
+    let (_, writer) = create_server(&b, admin, "writer").await;
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let served_by_b_after_kill = Arc::new(AtomicUsize::new(0));
     let a_killed = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
     for worker in 0..8 {
         let (a_base, b_base, writer) = (a.base.clone(), b.base.clone(), writer.clone());
-        let (acknowledged, served, killed) = (
+        let (acknowledged, served, killed, stop) = (
             acknowledged.clone(),
             served_by_b_after_kill.clone(),
             a_killed.clone(),
+            stop.clone(),
         );
         workers.push(tokio::spawn(async move {
-            for round in 0..40 {
+            let mut round = 0;
+            while !stop.load(Ordering::SeqCst) {
+                round += 1;
                 let user_name = format!("replica.load.{worker}.{round}@example.com");
                 let arguments = json!({ "user_name": user_name });
                 // Half the calls go to A; once A is dead they fail and are not acknowledged.
@@ -259,9 +274,11 @@ async fn two_replicas_share_the_registry_cursors_and_survive_the_loss_of_one() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (late_id, _) = create_server(&a, &admin, "acknowledged-by-a-just-before-it-died").await;
+    let (late_id, _) = create_server(&a, admin, "acknowledged-by-a-just-before-it-died").await;
     a.kill();
     a_killed.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::SeqCst);
     for worker in workers {
         worker.await.expect("worker");
     }
@@ -272,7 +289,7 @@ async fn two_replicas_share_the_registry_cursors_and_survive_the_loss_of_one() {
     );
     let listed: Value = client()
         .get(format!("{}/admin/servers", b.base))
-        .bearer_auth(&admin)
+        .bearer_auth(admin)
         .send()
         .await
         .expect("list answers")
@@ -280,7 +297,7 @@ async fn two_replicas_share_the_registry_cursors_and_survive_the_loss_of_one() {
         .await
         .expect("json");
     assert!(listed.to_string().contains(&late_id), "{listed}");
-    let (_, reader) = create_server(&b, &admin, "reader").await;
+    let (_, reader) = create_server(&b, admin, "reader").await;
     for id in &acknowledged {
         assert!(!id.is_empty(), "an acknowledged create without an id");
         call_tool(

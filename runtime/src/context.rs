@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::cursor::{CursorCodec, CursorPosition};
 use crate::error::{ResourceNoun, ToolError};
+use crate::metrics::Metrics;
 use crate::ratelimit::RateLimitInfo;
 use crate::tool::ToolSpec;
 use crate::upstream::{Upstream, UpstreamRequest, UpstreamResponse};
@@ -27,16 +28,29 @@ pub struct Shared {
     pub label: &'static str,
     /// Where `write`/`custom` calls are recorded, if anywhere.
     pub audit: Option<std::sync::Arc<crate::audit::AuditLog>>,
+    /// Tool-call and upstream metrics; the upstream counts into the same instance.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Shared {
-    pub fn new(upstream: Upstream, cursors: CursorCodec, label: &'static str) -> Self {
+    /// With metrics of its own; [`Shared::with_metrics`] shares a process-wide instance instead.
+    pub fn new(mut upstream: Upstream, cursors: CursorCodec, label: &'static str) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        upstream.set_metrics(metrics.clone());
         Self {
             upstream,
             cursors,
             label,
             audit: None,
+            metrics,
         }
+    }
+
+    /// Records tool calls and upstream answers in `metrics` (the instance `/metrics` renders).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.upstream.set_metrics(metrics.clone());
+        self.metrics = metrics;
+        self
     }
 
     pub fn with_audit(mut self, audit: std::sync::Arc<crate::audit::AuditLog>) -> Self {

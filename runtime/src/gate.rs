@@ -3,6 +3,10 @@
 //!
 //! Checks run on every request, so a created, revoked or expired server takes effect at once.
 //! Logs name the server entry, never a token or key.
+//!
+//! Every registry call runs on tokio's blocking pool ([`on_registry`]): the stores do blocking
+//! I/O (SQLite, a synchronous PostgreSQL client), which must not stall the async workers that
+//! serve every other request. Storage failures are counted by operation in the metrics.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -16,9 +20,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::audit::AuditLog;
+use crate::metrics::Metrics;
+use crate::ops::{CheckFailed, ReadinessCheck};
 use crate::registry::{AccessDenied, KeyKind, NewServer, Registry, RegistryError, ServerEntry, parse_time};
 use crate::scope::Scope;
 use crate::server::Principal;
+use crate::tool::BoxFuture;
 use crate::tool::Catalog;
 
 /// What the access layers need.
@@ -29,6 +36,107 @@ pub struct Access {
     /// Base of the URLs handed out, e.g. `https://mcp.example.com`.
     pub public_url: String,
     pub audit: Option<Arc<AuditLog>>,
+    /// Where registry errors are counted: the instance the server's `Shared` holds, so they
+    /// show on `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+/// A registry result whose error may be a storage failure (counted in the metrics) rather than
+/// a refusal or a bad request (not counted).
+pub trait RegistryFailure: Sized {
+    fn is_storage_failure(&self) -> bool;
+    /// The error standing for a registry task that never finished (it panicked).
+    fn task_failed() -> Self;
+}
+
+impl RegistryFailure for AccessDenied {
+    fn is_storage_failure(&self) -> bool {
+        *self == AccessDenied::Unavailable
+    }
+
+    fn task_failed() -> Self {
+        AccessDenied::Unavailable
+    }
+}
+
+impl RegistryFailure for RegistryError {
+    fn is_storage_failure(&self) -> bool {
+        matches!(self, RegistryError::Storage(_))
+    }
+
+    fn task_failed() -> Self {
+        RegistryError::Storage("the registry task failed".to_owned())
+    }
+}
+
+/// Runs `work` against the registry on the blocking pool and counts a storage failure under
+/// `operation` (a fixed name such as `authorize`, used as a metric label).
+pub async fn on_registry<T, E>(
+    registry: &Arc<Registry>,
+    metrics: &Metrics,
+    operation: &'static str,
+    work: impl FnOnce(&Registry) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: RegistryFailure + Send + 'static,
+{
+    let registry = registry.clone();
+    let outcome = tokio::task::spawn_blocking(move || work(&registry))
+        .await
+        .unwrap_or_else(|error| {
+            tracing::error!(operation, error = %error, "registry task failed");
+            Err(E::task_failed())
+        });
+    if let Err(error) = &outcome
+        && error.is_storage_failure()
+    {
+        metrics.registry_error(operation);
+    }
+    outcome
+}
+
+impl Access {
+    async fn on_registry<T, E>(
+        &self,
+        operation: &'static str,
+        work: impl FnOnce(&Registry) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: RegistryFailure + Send + 'static,
+    {
+        on_registry(&self.registry, &self.metrics, operation, work).await
+    }
+}
+
+/// The registry is reachable, for `/readyz`.
+pub struct RegistryCheck {
+    access: Access,
+}
+
+impl RegistryCheck {
+    pub fn new(access: Access) -> Self {
+        Self { access }
+    }
+}
+
+impl ReadinessCheck for RegistryCheck {
+    fn name(&self) -> &'static str {
+        "registry"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), CheckFailed>> {
+        Box::pin(async move {
+            self.access
+                .on_registry("ping", Registry::ping)
+                .await
+                .map_err(|error| {
+                    tracing::warn!(error = %error, "registry readiness check failed");
+                    CheckFailed("registry unavailable".to_owned())
+                })
+        })
+    }
 }
 
 /// A token taken from the `/mcp/<token>` path form before routing.
@@ -67,9 +175,12 @@ pub async fn gate_mcp(State(access): State<Access>, mut request: Request, next: 
         Some(token) => (Some(token.as_str()), bearer.as_deref()),
         None => (bearer.as_deref(), None),
     };
+    let (server_token, api_token) = (server_token.map(str::to_owned), api_token.map(str::to_owned));
     let outcome = access
-        .registry
-        .authorize(server_token, api_token, SystemTime::now());
+        .on_registry("authorize", move |registry| {
+            registry.authorize(server_token.as_deref(), api_token.as_deref(), SystemTime::now())
+        })
+        .await;
     let entry = match outcome {
         Ok(entry) => entry,
         Err(AccessDenied::ApiTokenRequired) if path_token.is_none() => {
@@ -136,7 +247,12 @@ async fn gate_admin(State(access): State<Access>, mut request: Request, next: Ne
     let Some(key) = bearer(&request) else {
         return denied(&AccessDenied::MissingToken, None);
     };
-    match access.registry.check_key(KeyKind::AdminKey, &key) {
+    let checked = access
+        .on_registry("check_key", move |registry| {
+            registry.check_key(KeyKind::AdminKey, &key)
+        })
+        .await;
+    match checked {
         Ok(admin) => {
             request.extensions_mut().insert(Admin(admin.id));
             next.run(request).await
@@ -212,10 +328,12 @@ async fn create_server(
     };
     let tools = access.catalog.tools;
     let created = access
-        .registry
-        .create_server(new, SystemTime::now(), |scope: &Scope| {
-            tools.iter().any(|tool| scope.allows(&tool.spec))
-        });
+        .on_registry("create_server", move |registry| {
+            registry.create_server(new, SystemTime::now(), |scope: &Scope| {
+                tools.iter().any(|tool| scope.allows(&tool.spec))
+            })
+        })
+        .await;
     match created {
         Ok((entry, token)) => {
             audit(&access, "server.create", &entry, &admin.0);
@@ -244,7 +362,10 @@ async fn create_server(
 }
 
 async fn list_servers(State(access): State<Access>) -> Response {
-    match access.registry.list_servers() {
+    let listed = access
+        .on_registry("list_servers", |registry| registry.list_servers())
+        .await;
+    match listed {
         Ok(entries) => {
             let servers: Vec<Value> = entries.iter().map(|entry| describe(entry, None)).collect();
             Json(json!({ "servers": servers })).into_response()
@@ -262,7 +383,11 @@ async fn revoke_server(
     axum::Extension(admin): axum::Extension<Admin>,
     Path(id): Path<String>,
 ) -> Response {
-    match access.registry.revoke_server(&id) {
+    let target = id.clone();
+    let revoked = access
+        .on_registry("revoke_server", move |registry| registry.revoke_server(&target))
+        .await;
+    match revoked {
         Ok(Some(entry)) => {
             audit(&access, "server.revoke", &entry, &admin.0);
             StatusCode::NO_CONTENT.into_response()
@@ -291,14 +416,17 @@ fn audit(access: &Access, event: &str, entry: &ServerEntry, actor: &str) {
 
 /// Deletes expired entries every `every`, until `stop` fires.
 pub async fn purge_periodically(
-    registry: Arc<Registry>,
+    access: Access,
     every: std::time::Duration,
     stop: tokio_util::sync::CancellationToken,
 ) {
     let mut ticker = tokio::time::interval(every);
     loop {
         tokio::select! {
-            _ = ticker.tick() => match registry.purge_expired(SystemTime::now()) {
+            _ = ticker.tick() => match access
+                .on_registry("purge_expired", |registry| registry.purge_expired(SystemTime::now()))
+                .await
+            {
                 Ok(0) => {}
                 Ok(count) => tracing::info!(count, "purged expired servers"),
                 Err(error) => tracing::warn!(error = %error, "purging expired servers failed"),

@@ -12,6 +12,8 @@ pub mod context;
 pub mod cursor;
 pub mod error;
 pub mod gate;
+pub mod metrics;
+pub mod ops;
 pub mod ratelimit;
 pub mod registry;
 pub mod scim_filter;
@@ -23,6 +25,7 @@ pub mod upstream;
 
 pub use context::{LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, Shared, ToolContext, ToolOutput};
 pub use error::ToolError;
+pub use metrics::Metrics;
 pub use scope::Scope;
 pub use server::{McpServer, ServerSettings};
 pub use tool::{Catalog, ToolEntry, ToolNaming, ToolSpec};

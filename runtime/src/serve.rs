@@ -1,16 +1,20 @@
-//! Transports: stdio, and Streamable HTTP at `/mcp` (stateless, JSON responses).
+//! Transports: stdio, and Streamable HTTP at `/mcp` (stateless, JSON responses) beside the
+//! operations endpoints, with a bounded graceful drain.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use crate::ops::{READINESS_CHECK_TIMEOUT, Readiness, ReadinessCheck, UpstreamCheck};
 use crate::server::{McpServer, RateLimitSlot};
 
 #[derive(Debug, thiserror::Error)]
@@ -85,11 +89,77 @@ pub fn http_router(server: McpServer, guards: &HttpGuards, service_stop: Cancell
         .layer(axum::middleware::from_fn(rate_limit_headers))
 }
 
-/// Serves MCP over HTTP until `shutdown` fires; in-flight requests finish first.
+/// How long in-flight requests may run after shutdown fires, unless configured otherwise: below
+/// Kubernetes' default 30 s termination grace, so the process ends before it is killed.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
+/// How long [`serve_http`] waits, after cutting off the calls that outlasted the grace period,
+/// for their connections to close before it returns anyway.
+const CUT_OFF_SETTLE: Duration = Duration::from_secs(1);
+
+/// How the HTTP transport is served.
+#[derive(Clone)]
+pub struct HttpSettings {
+    pub guards: HttpGuards,
+    /// After shutdown fires, in-flight requests get this long to finish; then they are cut off.
+    pub shutdown_grace: Duration,
+    /// Checks `/readyz` runs besides the built-in ones (the upstream, and the registry when
+    /// there is one).
+    pub readiness_checks: Vec<Arc<dyn ReadinessCheck>>,
+}
+
+impl std::fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let checks: Vec<&str> = self.readiness_checks.iter().map(|check| check.name()).collect();
+        f.debug_struct("HttpSettings")
+            .field("guards", &self.guards)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("readiness_checks", &checks)
+            .finish()
+    }
+}
+
+impl HttpSettings {
+    pub fn new(guards: HttpGuards) -> Self {
+        Self {
+            guards,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            readiness_checks: Vec::new(),
+        }
+    }
+
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    pub fn with_readiness_check(mut self, check: Arc<dyn ReadinessCheck>) -> Self {
+        self.readiness_checks.push(check);
+        self
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self::new(HttpGuards::default())
+    }
+}
+
+/// Serves MCP over HTTP, with the operations endpoints ([`crate::ops`]) beside it, until
+/// `shutdown` fires and the drain ends.
+///
+/// The drain: `/readyz` answers 503 at once, while the listener keeps accepting so a load
+/// balancer that has not yet noticed still gets answers; as soon as nothing is in flight the
+/// listener closes and the server returns. Requests still running when
+/// [`HttpSettings::shutdown_grace`] has passed are answered 503 and counted in the log, and the
+/// server returns within the grace period plus about a second.
+///
+/// `/metrics` renders the metrics of `server` (its [`crate::Shared`]); give `access` the same
+/// instance so registry errors show there too.
 pub async fn serve_http(
     server: McpServer,
     addr: SocketAddr,
-    guards: &HttpGuards,
+    settings: &HttpSettings,
     access: Option<crate::gate::Access>,
     shutdown: CancellationToken,
     on_ready: impl FnOnce(SocketAddr),
@@ -98,28 +168,39 @@ pub async fn serve_http(
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     let local = listener.local_addr().map_err(ServeError::Http)?;
-    let mut guards = guards.clone();
+    let mut guards = settings.guards.clone();
     guards
         .allowed_origins
         .extend(own_loopback_origins(&guards.allowed_hosts, local.port()));
+    let shared = server.shared().clone();
+    let mut checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(UpstreamCheck::new(
+        shared.clone(),
+        READINESS_CHECK_TIMEOUT,
+    ))];
+    if let Some(access) = &access {
+        if !Arc::ptr_eq(&access.metrics, &shared.metrics) {
+            tracing::warn!(
+                "the registry's metrics are not the server's: registry errors will not show on /metrics"
+            );
+        }
+        checks.push(Arc::new(crate::gate::RegistryCheck::new(access.clone())));
+    }
+    checks.extend(settings.readiness_checks.iter().cloned());
+    let readiness = Arc::new(Readiness::new(checks, shutdown.clone()));
+    let ops = crate::ops::ops_router(shared.metrics.clone(), readiness);
+
     let service_stop = CancellationToken::new();
     let router = http_router(server, &guards, service_stop.clone());
-    on_ready(local);
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let stop = shutdown.clone();
-    // Graceful: stop accepting, let in-flight requests finish, then stop rmcp's service.
-    let served = match access {
-        None => {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-        }
+    let drain = Drain::default();
+    let track = axum::middleware::from_fn_with_state(drain.clone(), track_in_flight);
+    // The ops routes match first; everything else (MCP, admin) falls through to the guarded
+    // application, whose requests are tracked for the drain.
+    let app = match access {
+        None => ops.fallback_service(tower::Layer::layer(&track, router)),
         Some(access) => {
             tokio::spawn(crate::gate::purge_periodically(
-                access.registry.clone(),
-                std::time::Duration::from_secs(30),
+                access.clone(),
+                Duration::from_secs(30),
                 shutdown.clone(),
             ));
             let app = router
@@ -130,17 +211,118 @@ pub async fn serve_http(
                 .merge(crate::gate::admin_router(access));
             // The `/mcp/<token>` form is rewritten before routing, so both forms reach one route.
             let app = tower::Layer::layer(&axum::middleware::from_fn(crate::gate::lift_path_token), app);
-            axum::serve(
-                listener,
-                axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
-            )
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
+            ops.fallback_service(tower::Layer::layer(&track, app))
         }
+    };
+    on_ready(local);
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let stop_accepting = CancellationToken::new();
+    let serving = axum::serve(listener, app)
+        .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
+        .into_future();
+    tokio::pin!(serving);
+    tokio::select! {
+        served = &mut serving => {
+            service_stop.cancel();
+            return served.map_err(ServeError::Http);
+        }
+        () = shutdown.cancelled() => {}
     }
-    .map_err(ServeError::Http);
+    let deadline = tokio::time::Instant::now() + settings.shutdown_grace;
+    tracing::info!(
+        in_flight = drain.in_flight(),
+        grace_ms = settings.shutdown_grace.as_millis() as u64,
+        "draining: not ready, finishing in-flight requests"
+    );
+    // The server keeps being polled meanwhile, so it goes on accepting (a probe must see 503,
+    // not a connection reset) and answering.
+    let idle = tokio::select! {
+        served = &mut serving => {
+            service_stop.cancel();
+            return served.map_err(ServeError::Http);
+        }
+        reached = tokio::time::timeout_at(deadline, drain.idle()) => reached.is_ok(),
+    };
+    stop_accepting.cancel();
+    let served = if idle {
+        tokio::time::timeout_at(deadline, &mut serving).await.ok()
+    } else {
+        None
+    };
+    let served = match served {
+        Some(served) => served,
+        None => {
+            tracing::warn!(
+                cut_off = drain.in_flight(),
+                grace_ms = settings.shutdown_grace.as_millis() as u64,
+                "grace period over: cutting off requests still in flight"
+            );
+            drain.cut_off.cancel();
+            match tokio::time::timeout(CUT_OFF_SETTLE, &mut serving).await {
+                Ok(served) => served,
+                Err(_) => {
+                    tracing::warn!("connections still open after the cut-off; stopping anyway");
+                    Ok(())
+                }
+            }
+        }
+    };
+    // Only now: cancelling earlier would cut off calls still in flight with a 500.
     service_stop.cancel();
-    served
+    served.map_err(ServeError::Http)
+}
+
+/// The requests in flight on the guarded application, and the signal that cuts them off.
+#[derive(Clone, Default)]
+struct Drain {
+    in_flight: Arc<tokio::sync::watch::Sender<usize>>,
+    cut_off: CancellationToken,
+}
+
+impl Drain {
+    fn in_flight(&self) -> usize {
+        *self.in_flight.borrow()
+    }
+
+    /// Resolves once nothing is in flight.
+    async fn idle(&self) {
+        let mut watching = self.in_flight.subscribe();
+        // The sender lives in `self`, so the channel cannot close while this waits.
+        let _ = watching.wait_for(|count| *count == 0).await;
+    }
+}
+
+/// Counts one request in flight while it runs.
+struct InFlight(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl InFlight {
+    fn enter(counter: &Arc<tokio::sync::watch::Sender<usize>>) -> Self {
+        counter.send_modify(|count| *count += 1);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.send_modify(|count| *count = count.saturating_sub(1));
+    }
+}
+
+/// Tracks the request for the drain, and answers 503 in its place once the grace period is over.
+async fn track_in_flight(State(drain): State<Drain>, request: Request, next: Next) -> Response {
+    let _in_flight = InFlight::enter(&drain.in_flight);
+    // Biased: once the cut-off fires it wins, even over a response that became ready at once.
+    tokio::select! {
+        biased;
+        () = drain.cut_off.cancelled() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "error": "the server shut down before this request finished" })),
+        )
+            .into_response(),
+        response = next.run(request) => response,
+    }
 }
 
 /// This server's own origins (`http://<loopback name>:<port>`) under each loopback name in

@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::catalog::{CATALOGUE_URI, OfferedPrompt, catalogue_markdown};
 use crate::context::{Shared, ToolContext};
 use crate::error::ToolError;
+use crate::metrics::Metrics;
 use crate::ratelimit::RateLimitInfo;
 use crate::scope::Scope;
 use crate::tool::{Catalog, ReferenceSpec, ToolEntry, ToolNaming, ToolSpec};
@@ -145,6 +146,11 @@ impl McpServer {
         })
     }
 
+    /// What every call of this server shares: the upstream, its metrics.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
     /// The tool definitions as published, in order.
     pub fn tools(&self) -> Vec<Tool> {
         self.inner
@@ -199,7 +205,12 @@ impl McpServer {
         let started = Instant::now();
         let context = ToolContext::new(self.inner.shared.clone(), &tool.entry.spec);
         let outcome = (tool.entry.call)(&context, arguments).await;
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = started.elapsed();
+        self.inner
+            .shared
+            .metrics
+            .tool_call(tool.name, Metrics::outcome_of(&outcome), elapsed);
+        let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
         let result = match outcome {
             Ok(output) => {
                 tracing::info!(tool = name, outcome = "ok", elapsed_ms, "tool call");

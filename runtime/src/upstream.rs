@@ -4,6 +4,7 @@
 //! module never sleeps, retries or backs off.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, header};
@@ -11,6 +12,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
 use crate::error::{ScimError, ToolError};
+use crate::metrics::Metrics;
 use crate::ratelimit::{self, RateLimitInfo};
 
 /// Everything outside RFC 3986 `unreserved` is encoded, so a value is always one path segment.
@@ -82,7 +84,26 @@ pub struct Upstream {
     token: Secret,
     request_timeout: Duration,
     max_response_bytes: usize,
+    /// Where every answer's status and rate-limit state is counted, if anywhere.
+    metrics: Option<Arc<Metrics>>,
 }
+
+/// Why a readiness probe of the bridge got no HTTP answer. Deliberately short: the text is
+/// shown on `/readyz`, which anyone who can reach the port may read, so it never carries the
+/// URL (which could hold credentials) or the token.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("no answer within {} ms", .0.as_millis())]
+    Timeout(Duration),
+    #[error("connection failed")]
+    Connect,
+    #[error("the connection broke off")]
+    Broken,
+}
+
+/// The path the readiness probe reads: RFC 7644 §4 discovery, which the bridge serves behind
+/// the bearer token, so one small GET proves both reachability and that the token is accepted.
+const PROBE_PATH: &str = "ServiceProviderConfig";
 
 impl Upstream {
     pub fn new(config: UpstreamConfig) -> Result<Self, UpstreamConfigError> {
@@ -111,7 +132,34 @@ impl Upstream {
             token: config.bearer_token,
             request_timeout: config.request_timeout,
             max_response_bytes: config.max_response_bytes,
+            metrics: None,
         })
+    }
+
+    /// Counts every answer of [`Upstream::send`] in `metrics` from now on.
+    pub fn set_metrics(&mut self, metrics: Arc<Metrics>) {
+        self.metrics = Some(metrics);
+    }
+
+    /// One authenticated `GET ServiceProviderConfig` bounded by `timeout`, for readiness: the
+    /// status the bridge answered, whatever it is; the body is not read. Not counted in the
+    /// metrics, which describe the traffic of tool calls.
+    pub async fn probe(&self, timeout: Duration) -> Result<u16, ProbeError> {
+        let url = format!("{}/{PROBE_PATH}", self.base_url);
+        let answer = self
+            .client
+            .get(url)
+            .header(header::ACCEPT, SCIM_JSON)
+            .bearer_auth(self.token.expose())
+            .timeout(timeout)
+            .send()
+            .await;
+        match answer {
+            Ok(response) => Ok(response.status().as_u16()),
+            Err(error) if error.is_timeout() => Err(ProbeError::Timeout(timeout)),
+            Err(error) if error.is_connect() => Err(ProbeError::Connect),
+            Err(_) => Err(ProbeError::Broken),
+        }
     }
 
     pub fn base_url(&self) -> &str {
@@ -135,6 +183,10 @@ impl Upstream {
             .map_err(|error| self.transport_error(&error))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        let rate_limit = ratelimit::normalize(status, &headers, SystemTime::now());
+        if let Some(metrics) = &self.metrics {
+            metrics.upstream_response(&request.method, status, rate_limit.as_ref());
+        }
         if let Some(length) = response.content_length()
             && length > self.max_response_bytes as u64
         {
@@ -155,7 +207,6 @@ impl Upstream {
             }
             body.extend_from_slice(&chunk);
         }
-        let rate_limit = ratelimit::normalize(status, &headers, SystemTime::now());
         let answer = UpstreamResponse {
             status,
             headers,

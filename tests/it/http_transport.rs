@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bridge_sim::{Faults, HeaderFamily, RateLimitFault, RunningSim, SimConfig};
-use runtime::serve::{HttpGuards, serve_http};
+use runtime::serve::{HttpSettings, serve_http};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -29,7 +29,7 @@ async fn start(config: SimConfig) -> Running {
         serve_http(
             server,
             loopback,
-            &HttpGuards::default(),
+            &HttpSettings::default(),
             None,
             token,
             move |addr| {

@@ -5,6 +5,7 @@ mod codegen_fixtures;
 mod dockerfile;
 mod filter_round_trip;
 mod http_transport;
+mod ops_endpoints;
 mod prompts_and_resources;
 mod published_tools;
 mod regen;

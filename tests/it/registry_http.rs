@@ -11,7 +11,7 @@ use runtime::Scope;
 use runtime::audit::AuditLog;
 use runtime::gate::Access;
 use runtime::registry::{KeyKind, NewServer, Registry, SqliteStore};
-use runtime::serve::{HttpGuards, serve_http};
+use runtime::serve::{HttpSettings, serve_http};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -57,6 +57,7 @@ async fn start() -> Fixture {
         catalog: CATALOG,
         public_url: String::new(),
         audit: Some(audit_log),
+        metrics: server.shared().metrics.clone(),
     };
     let token = shutdown.clone();
     tokio::spawn(async move {
@@ -64,7 +65,7 @@ async fn start() -> Fixture {
         let _ = serve_http(
             server,
             loopback,
-            &HttpGuards::default(),
+            &HttpSettings::default(),
             Some(access),
             token,
             move |addr| {
