@@ -153,10 +153,10 @@ fn two_replicas_share_the_registry_cursors_and_survive_the_loss_of_one() {
         .enable_all()
         .build()
         .expect("runtime")
-        .block_on(scenario(&database_url, &admin));
+        .block_on(scenario(&postgres, &database_url, &admin));
 }
 
-async fn scenario(database_url: &str, admin: &str) {
+async fn scenario(postgres: &testkit::TempPostgres, database_url: &str, admin: &str) {
     let sim = bridge_sim::spawn(
         bridge_sim::SimConfig {
             users: 300,
@@ -309,5 +309,42 @@ async fn scenario(database_url: &str, admin: &str) {
         .await
         .unwrap_or_else(|error| panic!("acknowledged user {id} is missing: {error}"));
     }
+
+    // The database goes away: B says it is not ready (naming the registry), then heals.
+    postgres.stop();
+    let body = wait_for_readiness(&b, 503).await;
+    assert!(body.contains("registry"), "{body}");
+    let (status, _) = mcp(&b.base, &reader, "tools/list", json!({}))
+        .await
+        .expect("B answers");
+    assert_eq!(status, 503, "a registry outage refuses with 503, never admits");
+    postgres.start_again();
+    wait_for_readiness(&b, 200).await;
+    let (status, _) = mcp(&b.base, &reader, "tools/list", json!({}))
+        .await
+        .expect("B answers");
+    assert_eq!(status, 200, "the pool reconnects after the database comes back");
     sim.shutdown().await;
+}
+
+/// Polls `/readyz` until it answers `status` (readiness is cached ~2 s); its body.
+async fn wait_for_readiness(replica: &Replica, status: u16) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = client()
+            .get(format!("{}/readyz", replica.base))
+            .send()
+            .await
+            .expect("readyz answers");
+        let answered = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        if answered == status {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz stayed {answered}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod catalog;
 pub mod context;
 pub mod cursor;
+mod drain;
 pub mod error;
 pub mod gate;
 pub mod metrics;

@@ -14,6 +14,7 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use crate::drain::{Drain, track_in_flight};
 use crate::ops::{READINESS_CHECK_TIMEOUT, Readiness, ReadinessCheck, UpstreamCheck};
 use crate::server::{McpServer, RateLimitSlot};
 
@@ -272,57 +273,6 @@ pub async fn serve_http(
     // Only now: cancelling earlier would cut off calls still in flight with a 500.
     service_stop.cancel();
     served.map_err(ServeError::Http)
-}
-
-/// The requests in flight on the guarded application, and the signal that cuts them off.
-#[derive(Clone, Default)]
-struct Drain {
-    in_flight: Arc<tokio::sync::watch::Sender<usize>>,
-    cut_off: CancellationToken,
-}
-
-impl Drain {
-    fn in_flight(&self) -> usize {
-        *self.in_flight.borrow()
-    }
-
-    /// Resolves once nothing is in flight.
-    async fn idle(&self) {
-        let mut watching = self.in_flight.subscribe();
-        // The sender lives in `self`, so the channel cannot close while this waits.
-        let _ = watching.wait_for(|count| *count == 0).await;
-    }
-}
-
-/// Counts one request in flight while it runs.
-struct InFlight(Arc<tokio::sync::watch::Sender<usize>>);
-
-impl InFlight {
-    fn enter(counter: &Arc<tokio::sync::watch::Sender<usize>>) -> Self {
-        counter.send_modify(|count| *count += 1);
-        Self(counter.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.send_modify(|count| *count = count.saturating_sub(1));
-    }
-}
-
-/// Tracks the request for the drain, and answers 503 in its place once the grace period is over.
-async fn track_in_flight(State(drain): State<Drain>, request: Request, next: Next) -> Response {
-    let _in_flight = InFlight::enter(&drain.in_flight);
-    // Biased: once the cut-off fires it wins, even over a response that became ready at once.
-    tokio::select! {
-        biased;
-        () = drain.cut_off.cancelled() => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({ "error": "the server shut down before this request finished" })),
-        )
-            .into_response(),
-        response = next.run(request) => response,
-    }
 }
 
 /// This server's own origins (`http://<loopback name>:<port>`) under each loopback name in

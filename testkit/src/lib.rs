@@ -114,6 +114,11 @@ impl TempPostgres {
         self.pg_ctl_start();
     }
 
+    /// Starts the server again after [`TempPostgres::stop`], on the same port and data.
+    pub fn start_again(&self) {
+        self.pg_ctl_start();
+    }
+
     fn url_of(&self, database: &str) -> String {
         format!(
             "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}",
