@@ -5,6 +5,10 @@
 //! stopped (`pg_ctl stop -m immediate`) and removed on drop, also when a test panics. Tests
 //! never skip when PostgreSQL is missing: they fail and say how to install it.
 //!
+//! [`TempPostgres::start_with_tls`] also makes a throwaway CA and a server certificate for
+//! `localhost` and `127.0.0.1` (with the `openssl` command-line tool), turns `ssl` on, and
+//! accepts TCP connections over TLS only (`hostssl`), so a plain one is refused by the server.
+//!
 //! This crate is for tests: failures panic with a message saying what went wrong.
 
 use std::fmt;
@@ -29,6 +33,8 @@ pub struct TempPostgres {
     password: String,
     /// `Some(user)` when the server runs as another user (tests running as root).
     run_as: Option<&'static str>,
+    /// The CA certificate (PEM) that signed the server's, when TLS is on.
+    ca_certificate: Option<PathBuf>,
 }
 
 impl fmt::Debug for TempPostgres {
@@ -41,11 +47,40 @@ impl fmt::Debug for TempPostgres {
 }
 
 static SHARED: Mutex<Weak<TempPostgres>> = Mutex::new(Weak::new());
+static SHARED_WITH_TLS: Mutex<Weak<TempPostgres>> = Mutex::new(Weak::new());
 
 impl TempPostgres {
     /// Initialises and starts a new server; panics (with how to install it) if PostgreSQL is
     /// missing.
     pub fn start() -> Self {
+        let server = Self::initialised();
+        server.pg_ctl_start();
+        server
+    }
+
+    /// Like [`TempPostgres::start`], with TLS: a server certificate for `localhost` and
+    /// `127.0.0.1` signed by a throwaway CA ([`TempPostgres::ca_certificate`]), and TCP
+    /// connections accepted over TLS only. Panics (with how to install it) if the `openssl`
+    /// command-line tool is missing.
+    pub fn start_with_tls() -> Self {
+        let mut server = Self::initialised();
+        server.ca_certificate = Some(server.enable_tls());
+        server.pg_ctl_start();
+        server
+    }
+
+    /// The PEM file of the CA that signed the server's certificate, for a server started by
+    /// [`TempPostgres::start_with_tls`].
+    pub fn ca_certificate(&self) -> Option<&Path> {
+        self.ca_certificate.as_deref()
+    }
+
+    /// The password of the superuser.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
+    fn initialised() -> Self {
         let bin = server_binaries();
         let root = std::env::temp_dir().join(format!("op-scim-pg-{}-{}", std::process::id(), random(8)));
         std::fs::create_dir_all(root.join("socket"))
@@ -56,9 +91,9 @@ impl TempPostgres {
             port: free_port(),
             password: random(24),
             run_as: is_root().then_some(SYSTEM_USER),
+            ca_certificate: None,
         };
         server.init();
-        server.pg_ctl_start();
         server
     }
 
@@ -66,13 +101,12 @@ impl TempPostgres {
     /// holder drops it, so no server outlives the test run. Tests that stop or restart the
     /// server use [`TempPostgres::start`] instead.
     pub fn shared() -> Arc<Self> {
-        let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(server) = shared.upgrade() {
-            return server;
-        }
-        let server = Arc::new(Self::start());
-        *shared = Arc::downgrade(&server);
-        server
+        share(&SHARED, Self::start)
+    }
+
+    /// [`TempPostgres::shared`] for a server started by [`TempPostgres::start_with_tls`].
+    pub fn shared_with_tls() -> Arc<Self> {
+        share(&SHARED_WITH_TLS, Self::start_with_tls)
     }
 
     /// The URL of the `postgres` database, as the superuser.
@@ -90,7 +124,14 @@ impl TempPostgres {
             valid,
             "database name `{name}`: use lowercase letters, digits and `_`"
         );
-        let mut client = postgres::Client::connect(&self.url(), postgres::NoTls)
+        // Over the unix socket, which a TLS-only server still serves in plain text.
+        let mut client = postgres::Config::new()
+            .host_path(self.root.join("socket"))
+            .port(self.port)
+            .user(SUPERUSER)
+            .password(&self.password)
+            .dbname("postgres")
+            .connect(postgres::NoTls)
             .unwrap_or_else(|error| fail("connecting as the superuser", error));
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -155,6 +196,87 @@ impl TempPostgres {
         let _ = std::fs::remove_file(&password_file);
     }
 
+    /// Makes the CA and the server certificate, turns `ssl` on and allows TCP over TLS only;
+    /// returns the CA certificate's path.
+    fn enable_tls(&self) -> PathBuf {
+        let tls = self.root.join("tls");
+        std::fs::create_dir_all(&tls).unwrap_or_else(|error| fail("creating the tls directory", error));
+        let ca_key = tls.join("ca.key");
+        let ca = tls.join("ca.pem");
+        let key = tls.join("server.key");
+        let request = tls.join("server.csr");
+        let certificate = tls.join("server.pem");
+        let extensions = tls.join("server.ext");
+        std::fs::write(
+            &extensions,
+            "subjectAltName = DNS:localhost, IP:127.0.0.1\nbasicConstraints = critical, CA:FALSE\n\
+             keyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n",
+        )
+        .unwrap_or_else(|error| fail("writing the certificate extensions", error));
+        let p256 = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        openssl(
+            Command::new("openssl")
+                .args(["req", "-x509", "-days", "2", "-subj", "/CN=op-scim-mcp test CA"])
+                .args(p256)
+                .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+                .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+                .arg("-keyout")
+                .arg(&ca_key)
+                .arg("-out")
+                .arg(&ca),
+        );
+        openssl(
+            Command::new("openssl")
+                .args(["req", "-new", "-subj", "/CN=localhost"])
+                .args(p256)
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&request),
+        );
+        openssl(
+            Command::new("openssl")
+                .args(["x509", "-req", "-days", "2", "-set_serial", "1"])
+                .arg("-in")
+                .arg(&request)
+                .arg("-CA")
+                .arg(&ca)
+                .arg("-CAkey")
+                .arg(&ca_key)
+                .arg("-extfile")
+                .arg(&extensions)
+                .arg("-out")
+                .arg(&certificate),
+        );
+        let _ = std::fs::remove_file(&ca_key);
+        // The server refuses a key file that others may read; it must also own it.
+        run(Command::new("chmod").arg("0600").arg(&key), "chmod");
+        if let Some(user) = self.run_as {
+            run(Command::new("chown").args(["-R", user]).arg(&tls), "chown");
+        }
+        let settings = format!(
+            "\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+            certificate.display(),
+            key.display()
+        );
+        append(&self.data().join("postgresql.conf"), &settings);
+        // TCP over TLS only; the unix socket (for the superuser's set-up) stays plain.
+        std::fs::write(
+            self.data().join("pg_hba.conf"),
+            "local all all scram-sha-256\n\
+             hostssl all all 127.0.0.1/32 scram-sha-256\n\
+             hostssl all all ::1/128 scram-sha-256\n",
+        )
+        .unwrap_or_else(|error| fail("writing pg_hba.conf", error));
+        ca
+    }
+
     fn pg_ctl_start(&self) {
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={} -c fsync=off",
@@ -198,6 +320,16 @@ impl TempPostgres {
         command.current_dir(&self.root);
         command
     }
+}
+
+fn share(slot: &Mutex<Weak<TempPostgres>>, start: fn() -> TempPostgres) -> Arc<TempPostgres> {
+    let mut shared = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(server) = shared.upgrade() {
+        return server;
+    }
+    let server = Arc::new(start());
+    *shared = Arc::downgrade(&server);
+    server
 }
 
 impl Drop for TempPostgres {
@@ -275,6 +407,28 @@ fn run(command: &mut Command, what: &str) {
         .output()
         .unwrap_or_else(|error| fail(&format!("running {what}"), error));
     assert!(output.status.success(), "{what} failed: {}", describe(&output));
+}
+
+/// Runs an `openssl` command; panics with how to install it when it is missing.
+fn openssl(command: &mut Command) {
+    let output = match command.output() {
+        Ok(output) => output,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => panic!(
+            "the `openssl` command-line tool was not found on PATH; the PostgreSQL TLS tests use it \
+             to make a throwaway CA: install it with `apt-get install openssl` (Debian, Ubuntu)"
+        ),
+        Err(error) => fail("running openssl", error),
+    };
+    assert!(output.status.success(), "openssl failed: {}", describe(&output));
+}
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .unwrap_or_else(|error| fail(&format!("appending to {}", path.display()), error));
 }
 
 fn describe(output: &Output) -> String {

@@ -11,5 +11,6 @@ mod published_tools;
 mod regen;
 mod registry_http;
 mod registry_stores;
+mod registry_tls;
 mod support;
 mod validator;

@@ -9,6 +9,7 @@
 //! the socket has been silent for [`SOCKET_TIMEOUT`] (on the client).
 
 mod pool;
+mod tls;
 
 use std::time::{Duration, SystemTime};
 
@@ -18,6 +19,7 @@ use ::postgres::{Client, Row, Transaction};
 use super::location::postgres_config;
 use super::{KeyEntry, KeyKind, RegistryError, RegistryStore, ServerEntry, TokenHash, from_unix, to_unix};
 use pool::Pool;
+use tls::Connector;
 
 /// How long opening a connection may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -60,8 +62,14 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     /// Connects to the database at `url` and runs pending migrations.
+    ///
+    /// TLS follows the URL's `sslmode` and `sslrootcert` as libpq does, except that `require`
+    /// checks the certificate as `verify-full` does (the modes are described on `TlsMode`).
+    /// A named `sslrootcert` file is read here, and a problem with it is an error naming it.
     pub fn connect(url: &str) -> Result<Self, RegistryError> {
-        let mut config = postgres_config(url)?;
+        let target = postgres_config(url)?;
+        let connector = Connector::new(&target.tls)?;
+        let mut config = target.config;
         let options = format!(
             "{} -c statement_timeout={}",
             config.get_options().unwrap_or_default(),
@@ -76,7 +84,7 @@ impl PostgresStore {
             config.application_name("op-scim-mcp");
         }
         let store = Self {
-            pool: Pool::new(config, MAX_CONNECTIONS, CONNECT_TIMEOUT),
+            pool: Pool::new(config, connector, target.tls, MAX_CONNECTIONS, CONNECT_TIMEOUT),
         };
         store.migrate()?;
         Ok(store)
@@ -126,9 +134,14 @@ fn run_pending(transaction: &mut Transaction<'_>, applied: usize) -> Result<(), 
     Ok(())
 }
 
-/// The error as the operator sees it. The client's messages never contain the password.
+/// The error as the operator sees it. The client's messages never contain the password, nor
+/// do the server's; a server error is shown with its message (the client's own text for it is
+/// just "db error").
 fn storage(error: ::postgres::Error) -> RegistryError {
-    RegistryError::Storage(format!("PostgreSQL: {error}"))
+    match error.as_db_error() {
+        Some(db) => RegistryError::Storage(format!("PostgreSQL: {db}")),
+        None => RegistryError::Storage(format!("PostgreSQL: {error}")),
+    }
 }
 
 fn is_duplicate_name(error: &::postgres::Error) -> bool {

@@ -8,12 +8,17 @@
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use ::postgres::{Client, Config, NoTls};
+use ::postgres::{Client, Config};
 
+use super::tls::{self, Connector};
 use crate::registry::RegistryError;
+use crate::registry::location::TlsSettings;
 
 pub(super) struct Pool {
     config: Config,
+    connector: Connector,
+    /// For connection errors: which CAs a rejected certificate was checked against.
+    tls: TlsSettings,
     state: Mutex<State>,
     freed: Condvar,
     max_open: usize,
@@ -34,9 +39,17 @@ pub(super) enum Health {
 }
 
 impl Pool {
-    pub(super) fn new(config: Config, max_open: usize, wait: Duration) -> Self {
+    pub(super) fn new(
+        config: Config,
+        connector: Connector,
+        tls: TlsSettings,
+        max_open: usize,
+        wait: Duration,
+    ) -> Self {
         Self {
             config,
+            connector,
+            tls,
             state: Mutex::new(State {
                 idle: Vec::new(),
                 open: 0,
@@ -73,12 +86,12 @@ impl Pool {
             if state.open < self.max_open {
                 state.open += 1;
                 drop(state);
-                return match self.config.connect(NoTls) {
+                return match self.connector.connect(&self.config) {
                     Ok(client) => Ok(self.lease(client)),
                     Err(error) => {
                         self.lock().open -= 1;
                         self.freed.notify_one();
-                        Err(super::storage(error))
+                        Err(tls::connect_error(error, &self.tls))
                     }
                 };
             }
