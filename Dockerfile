@@ -40,7 +40,8 @@ ENV OP_SCIM_TRANSPORT=http \
     OP_SCIM_LISTEN=0.0.0.0:8787 \
     OP_SCIM_LOG_FORMAT=json
 EXPOSE 8787
-# The image has no curl: the binary probes its own liveness endpoint (exit 0 on HTTP 200).
+# The image has no curl: the binary probes its own liveness endpoint (exit 0 on HTTP 200), on
+# the port of OP_SCIM_LISTEN, so overriding the listen address keeps the health check right.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["op-scim-mcp", "probe", "--url", "http://127.0.0.1:8787/healthz"]
+    CMD ["op-scim-mcp", "probe"]
 ENTRYPOINT ["op-scim-mcp"]

@@ -70,8 +70,12 @@ pub enum Command {
     },
     /// Exit 0 when an HTTP endpoint answers 200 (a container health check needs no curl).
     Probe {
-        #[arg(long, default_value = "http://127.0.0.1:8787/healthz")]
-        url: String,
+        /// What to probe (default: /healthz on the port the server listens on).
+        #[arg(long)]
+        url: Option<String>,
+        /// The server's listen address, so that the default URL follows it.
+        #[arg(long, env = "OP_SCIM_LISTEN", default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
         /// Give up after this long, e.g. 3s.
         #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
         timeout: std::time::Duration,

@@ -40,7 +40,10 @@ fn main() -> ExitCode {
         Some(Command::Config {
             action: ConfigAction::Check,
         }) => config_check(&cli.serve, &matches, &file),
-        Some(Command::Probe { url, timeout }) => return serve::probe(&url, timeout),
+        Some(Command::Probe { url, listen, timeout }) => {
+            let url = url.unwrap_or_else(|| serve::health_url(listen));
+            return serve::probe(&url, timeout);
+        }
         Some(Command::Sim(args)) => with_runtime(|| async {
             bridge_sim::run_standalone(args)
                 .await

@@ -169,6 +169,19 @@ async fn signal_shutdown(token: CancellationToken) {
     token.cancel();
 }
 
+/// `/healthz` of a server listening on `listen`, reached over loopback when it listens on all
+/// interfaces.
+pub fn health_url(listen: SocketAddr) -> String {
+    let mut target = listen;
+    if target.ip().is_unspecified() {
+        target.set_ip(match target.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{target}/healthz")
+}
+
 /// `op-scim-mcp probe`: 0 when `url` answers 200 within `timeout`, else 1 with the reason.
 pub fn probe(url: &str, timeout: Duration) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

@@ -162,3 +162,40 @@ fn the_probe_fails_on_a_closed_port() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).starts_with("probe: "));
 }
+
+#[test]
+fn the_probe_follows_the_listen_address_to_a_running_server() {
+    // A free port, released for the server to take.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Command::new(BINARY)
+        .env_clear()
+        .args([
+            "--demo",
+            "--demo-users",
+            "5",
+            "--transport",
+            "http",
+            "--listen",
+            &listen,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let all_interfaces = format!("0.0.0.0:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let healthy = loop {
+        let output = op_scim_mcp(&["probe"], &[("OP_SCIM_LISTEN", &all_interfaces)]);
+        if output.status.success() || std::time::Instant::now() > deadline {
+            break output.status.success();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(healthy, "probe never saw /healthz answer 200 on port {port}");
+}

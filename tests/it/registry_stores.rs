@@ -34,6 +34,7 @@ on_every_store!(
     reopening_keeps_the_entries,
     two_stores_on_one_database_see_each_others_writes_at_once,
     a_working_store_answers_a_ping,
+    replicas_connecting_at_once_to_a_fresh_database_all_migrate,
 );
 
 #[derive(Clone, Copy)]
@@ -398,11 +399,11 @@ fn a_working_store_answers_a_ping(backend: Backend) {
     registry.ping().expect("ping");
 }
 
-// What only PostgreSQL does: replicas starting together, schema versions, restarts.
+// Processes opening one fresh database together; then what only PostgreSQL does: schema
+// versions across replicas, restarts.
 
-#[test]
-fn replicas_connecting_at_once_to_a_fresh_database_all_migrate() {
-    let database = Backend::Postgres.fresh();
+fn replicas_connecting_at_once_to_a_fresh_database_all_migrate(backend: Backend) {
+    let database = backend.fresh();
     let replicas = 4;
     let start = Barrier::new(replicas);
     let opened: Vec<Result<Box<dyn RegistryStore>, RegistryError>> = std::thread::scope(|scope| {

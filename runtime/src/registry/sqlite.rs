@@ -46,7 +46,12 @@ impl SqliteStore {
         connection
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(storage)?;
-        let applied: i64 = connection
+        // One IMMEDIATE transaction takes the write lock before reading the version, so two
+        // processes opening a fresh file at once migrate one after the other, never both.
+        let transaction = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(storage)?;
+        let applied: i64 = transaction
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(storage)?;
         let applied = usize::try_from(applied).unwrap_or(usize::MAX);
@@ -56,14 +61,17 @@ impl SqliteStore {
                 MIGRATIONS.len()
             )));
         }
-        for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
-            let transaction = connection.transaction().map_err(storage)?;
+        for migration in MIGRATIONS.iter().skip(applied) {
             transaction.execute_batch(migration).map_err(storage)?;
-            transaction
-                .pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))
-                .map_err(storage)?;
-            transaction.commit().map_err(storage)?;
         }
+        transaction
+            .pragma_update(
+                None,
+                "user_version",
+                i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX),
+            )
+            .map_err(storage)?;
+        transaction.commit().map_err(storage)?;
         Ok(Self {
             connection: Mutex::new(connection),
         })
