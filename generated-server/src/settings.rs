@@ -165,6 +165,12 @@ pub fn resolve(args: &ServeArgs) -> Result<ServeConfig, Problems> {
         problems
             .push("--state/--database-url serve scoped servers over HTTP only: add --transport http".into());
     }
+    if let Some((security, false)) = registry.as_ref().and_then(RegistryLocation::transport_security) {
+        warnings.push(format!(
+            "the PostgreSQL connection is {security}: say sslmode=verify-full in --database-url unless the \
+             network to the database is trusted"
+        ));
+    }
     if matches!(registry, Some(RegistryLocation::Postgres(_))) && matches!(cursor, Some(CursorSecret::Random))
     {
         warnings.push(
@@ -341,6 +347,9 @@ pub fn describe(config: &ServeConfig, sources: &Sources<'_>) -> String {
                 format!("PostgreSQL {}", location.redacted()),
                 Some("database_url"),
             );
+            if let Some((security, _)) = location.transport_security() {
+                line("registry link", security.into(), None);
+            }
             line("public url", config.public_url.clone(), Some("public_url"));
         }
         None => line("registry", "none: one unscoped server at /mcp".into(), None),

@@ -72,6 +72,27 @@ fn a_replicated_configuration_is_valid_and_printed_without_secrets() {
     for secret in [BRIDGE_TOKEN, CURSOR_KEY, DB_PASSWORD] {
         assert!(!text.contains(secret), "secret shown: {text}");
     }
+    // No sslmode: TLS only if offered, and the server unauthenticated; said plainly.
+    assert!(text.contains("certificate NOT checked"), "{text}");
+    assert!(text.contains("warning: the PostgreSQL connection is"), "{text}");
+}
+
+#[test]
+fn a_verified_database_connection_is_shown_and_not_warned_about() {
+    let mut env = replicated_env();
+    for (name, value) in &mut env {
+        if *name == "OP_SCIM_DATABASE_URL" {
+            value.push_str("?sslmode=verify-full");
+        }
+    }
+    let output = op_scim_mcp(&["config", "check"], &as_refs(&env));
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("registry link   TLS, certificate and host name checked"),
+        "{text}"
+    );
+    assert!(!text.contains("warning: the PostgreSQL connection"), "{text}");
 }
 
 #[test]

@@ -35,6 +35,23 @@ impl RegistryLocation {
         Ok(Self::Postgres(text.to_owned()))
     }
 
+    /// How the connection to a PostgreSQL registry is protected, in words, and whether the
+    /// server is authenticated (its certificate checked); `None` for SQLite.
+    pub fn transport_security(&self) -> Option<(&'static str, bool)> {
+        let Self::Postgres(url) = self else {
+            return None;
+        };
+        let tls = postgres_config(url).ok()?.tls;
+        let checked = tls.root_cert.is_some();
+        Some(match tls.mode {
+            TlsMode::Disable => ("plain text (sslmode=disable)", false),
+            TlsMode::Prefer if checked => ("TLS if the server offers it, certificate checked", false),
+            TlsMode::Prefer => ("TLS if the server offers it, certificate NOT checked", false),
+            TlsMode::Require | TlsMode::VerifyFull => ("TLS, certificate and host name checked", true),
+            TlsMode::VerifyCa => ("TLS, certificate checked (not the host name)", true),
+        })
+    }
+
     /// The location as it may be logged: a URL's password (in the user part or as a
     /// `password=` parameter) is replaced by `***`.
     pub fn redacted(&self) -> String {
