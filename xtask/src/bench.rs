@@ -27,19 +27,7 @@ impl Running {
     /// Builds op-scim-mcp (release) and starts the simulator and the server.
     pub(crate) fn start(root: &Path) -> Result<Self> {
         let binary = build_release(root)?;
-        let (sim, bridge) = spawn(
-            Command::new(&binary).args([
-                "sim",
-                "--listen",
-                "127.0.0.1:0",
-                "--users",
-                "10000",
-                "--token",
-                TOKEN,
-            ]),
-            "base URL",
-        )?;
-        let mut sim = sim;
+        let (mut sim, bridge) = spawn_sim(&binary)?;
         let server = spawn(
             Command::new(&binary)
                 .args(["--transport", "http", "--listen", "127.0.0.1:0"])
@@ -120,6 +108,39 @@ pub(crate) fn build_release(root: &Path) -> Result<std::path::PathBuf> {
         bail!("building op-scim-mcp failed");
     }
     Ok(crate::target_dir(root).join("release/op-scim-mcp"))
+}
+
+/// The simulated bridge with 10,000 users, from the release binary: the child and its base URL.
+pub(crate) fn spawn_sim(binary: &Path) -> Result<(Child, String)> {
+    spawn(
+        Command::new(binary).args([
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--users",
+            "10000",
+            "--token",
+            TOKEN,
+        ]),
+        "base URL",
+    )
+}
+
+/// The ids of the simulated bridge's first 100 users, which the load tests fetch one by one.
+pub(crate) async fn first_user_ids(bridge: &str) -> Result<Vec<String>> {
+    let page: Value = crate::bench_client::http_client()?
+        .get(format!("{bridge}/Users?count=100"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(page["Resources"]
+        .as_array()
+        .context("users")?
+        .iter()
+        .filter_map(|user| user["id"].as_str().map(str::to_owned))
+        .collect())
 }
 
 pub(crate) fn spawn(command: &mut Command, marker: &str) -> Result<(Child, String)> {

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
+use anyhow::{Result, bail};
+use serde_json::json;
 
-use crate::bench::{Running, TOKEN, percentile};
-use crate::bench_client::{HttpSession, http_client};
+use crate::bench::{Running, first_user_ids, percentile};
+use crate::bench_client::HttpSession;
 use crate::bench_matrix::rss_kib;
 
 pub fn run(root: &Path, clients: usize, seconds: u64) -> Result<()> {
@@ -28,22 +28,7 @@ pub fn run(root: &Path, clients: usize, seconds: u64) -> Result<()> {
 }
 
 async fn load(bridge: &str, mcp: &str, pid: u32, clients: usize, window: Duration) -> Result<()> {
-    let http = http_client()?;
-    let page: Value = http
-        .get(format!("{bridge}/Users?count=100"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let ids: Arc<Vec<String>> = Arc::new(
-        page["Resources"]
-            .as_array()
-            .context("users")?
-            .iter()
-            .filter_map(|user| user["id"].as_str().map(str::to_owned))
-            .collect(),
-    );
+    let ids: Arc<Vec<String>> = Arc::new(first_user_ids(bridge).await?);
     let mut sessions = Vec::with_capacity(clients);
     for _ in 0..clients {
         sessions.push(HttpSession::connect(mcp).await?);

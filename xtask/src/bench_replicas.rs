@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::bench::{TOKEN, build_release, percentile, spawn};
+use crate::bench::{TOKEN, build_release, first_user_ids, percentile, spawn, spawn_sim};
 use crate::bench_client::{HttpSession, http_client};
 use crate::bench_matrix::rss_kib;
 
@@ -56,18 +56,7 @@ pub fn run(root: &Path, clients: usize, seconds: u64) -> Result<()> {
     let scratch = crate::target_dir(root).join("bench-replicas");
     std::fs::create_dir_all(&scratch)?;
     let sqlite = scratch.join(format!("baseline-{}.db", std::process::id()));
-    let (sim, bridge) = spawn(
-        Command::new(&binary).args([
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--users",
-            "10000",
-            "--token",
-            TOKEN,
-        ]),
-        "base URL",
-    )?;
+    let (sim, bridge) = spawn_sim(&binary)?;
     let mut children = Children(vec![sim]);
     let window = Duration::from_secs(seconds);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -203,21 +192,7 @@ async fn drive(
     window: Duration,
     victim: Option<&mut Child>,
 ) -> Result<Phase> {
-    let page: Value = http_client()?
-        .get(format!("{bridge}/Users?count=100"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let ids: Arc<Vec<String>> = Arc::new(
-        page["Resources"]
-            .as_array()
-            .context("users")?
-            .iter()
-            .filter_map(|user| user["id"].as_str().map(str::to_owned))
-            .collect(),
-    );
+    let ids: Arc<Vec<String>> = Arc::new(first_user_ids(bridge).await?);
     let rss = |pid: u32| rss_kib(pid).unwrap_or((0, 0));
     let idle_kib = [rss(pids[0]).0, rss(pids[1]).0];
     let killed = Arc::new(AtomicBool::new(false));
