@@ -2,7 +2,8 @@
 //!
 //! The client-driven end-to-end tests need the official Python MCP client; this installs it
 //! (pinned) into `target/e2e-venv` on first use, so nothing has to be set up by hand. The
-//! conformance and Inspector runs fetch their (pinned) npm packages with `npx`.
+//! conformance and Inspector runs fetch their (pinned) npm packages with `npx`. The replicas
+//! end-to-end test starts a throwaway PostgreSQL server (`testkit`), so PostgreSQL must be installed.
 
 use std::path::Path;
 use std::process::Command;
@@ -90,6 +91,22 @@ fn client_driven(root: &Path) -> Result<()> {
     if !registry.success() {
         println!("e2e: {passed} passed, 1 failed");
         bail!("the registry end-to-end run failed");
+    }
+    passed += 1;
+    println!("== two replicas on one PostgreSQL, with the Python MCP client over HTTP");
+    // A throwaway PostgreSQL server, stopped when `postgres` drops after the script has run.
+    let postgres = testkit::TempPostgres::start();
+    let replicas = Command::new(&python)
+        .arg(root.join("tests/e2e/mcp_client_replicas.py"))
+        .arg(&binary)
+        .arg(postgres.create_database("e2e_replicas"))
+        .env("OP_SCIM_LOG", "warn")
+        .status()
+        .context("running the replicas end-to-end test")?;
+    drop(postgres);
+    if !replicas.success() {
+        println!("e2e: {passed} passed, 1 failed");
+        bail!("the replicas end-to-end run failed");
     }
     passed += 1;
     println!("e2e: {passed} passed, 0 failed");
