@@ -93,6 +93,10 @@ pub fn http_router(server: McpServer, guards: &HttpGuards, service_stop: Cancell
 /// Kubernetes' default 30 s termination grace, so the process ends before it is killed.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 
+/// The default of [`HttpSettings::drain_quiet`]: longer than the gap between two calls of a busy
+/// client, shorter than any grace period worth having.
+pub const DEFAULT_DRAIN_QUIET: Duration = Duration::from_secs(1);
+
 /// How long [`serve_http`] waits, after cutting off the calls that outlasted the grace period,
 /// for their connections to close before it returns anyway.
 const CUT_OFF_SETTLE: Duration = Duration::from_secs(1);
@@ -103,6 +107,9 @@ pub struct HttpSettings {
     pub guards: HttpGuards,
     /// After shutdown fires, in-flight requests get this long to finish; then they are cut off.
     pub shutdown_grace: Duration,
+    /// Within the grace period, the listener closes once nothing is in flight and no request
+    /// has arrived for this long (the load balancers have noticed `/readyz` and moved away).
+    pub drain_quiet: Duration,
     /// Checks `/readyz` runs besides the built-in ones (the upstream, and the registry when
     /// there is one).
     pub readiness_checks: Vec<Arc<dyn ReadinessCheck>>,
@@ -114,6 +121,7 @@ impl std::fmt::Debug for HttpSettings {
         f.debug_struct("HttpSettings")
             .field("guards", &self.guards)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("drain_quiet", &self.drain_quiet)
             .field("readiness_checks", &checks)
             .finish()
     }
@@ -124,12 +132,18 @@ impl HttpSettings {
         Self {
             guards,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            drain_quiet: DEFAULT_DRAIN_QUIET,
             readiness_checks: Vec::new(),
         }
     }
 
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    pub fn with_drain_quiet(mut self, quiet: Duration) -> Self {
+        self.drain_quiet = quiet;
         self
     }
 
@@ -149,8 +163,9 @@ impl Default for HttpSettings {
 /// `shutdown` fires and the drain ends.
 ///
 /// The drain: `/readyz` answers 503 at once, while the listener keeps accepting so a load
-/// balancer that has not yet noticed still gets answers; as soon as nothing is in flight the
-/// listener closes and the server returns. Requests still running when
+/// balancer that has not yet noticed still gets answers; once nothing is in flight and no
+/// request has arrived for [`HttpSettings::drain_quiet`], the listener closes and the server
+/// returns. Requests still running when
 /// [`HttpSettings::shutdown_grace`] has passed are answered 503 and counted in the log, and the
 /// server returns within the grace period plus about a second.
 ///
@@ -191,7 +206,7 @@ pub async fn serve_http(
 
     let service_stop = CancellationToken::new();
     let router = http_router(server, &guards, service_stop.clone());
-    let drain = Drain::default();
+    let drain = Drain::new();
     let track = axum::middleware::from_fn_with_state(drain.clone(), track_in_flight);
     // The ops routes match first; everything else (MCP, admin) falls through to the guarded
     // application, whose requests are tracked for the drain.
@@ -243,7 +258,7 @@ pub async fn serve_http(
             service_stop.cancel();
             return served.map_err(ServeError::Http);
         }
-        reached = tokio::time::timeout_at(deadline, drain.idle()) => reached.is_ok(),
+        reached = tokio::time::timeout_at(deadline, drain.settled(settings.drain_quiet)) => reached.is_ok(),
     };
     stop_accepting.cancel();
     let served = if idle {

@@ -297,6 +297,39 @@ async fn a_slow_call_finishes_within_the_grace_period_while_readyz_says_draining
 }
 
 #[tokio::test]
+async fn a_draining_server_keeps_answering_until_calls_stop_arriving() {
+    let quiet = Duration::from_millis(800);
+    let settings = HttpSettings::default()
+        .with_shutdown_grace(Duration::from_secs(10))
+        .with_drain_quiet(quiet);
+    let (sim, running) = over_simulator(SimConfig::default(), settings).await;
+    let fired = Instant::now();
+    running.shutdown.cancel();
+    // Nothing is in flight, yet a client whose balancer has not noticed /readyz is still served.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let response = call_tool(&running.base, "get_1_password_service_provider_config", json!({})).await;
+        assert_eq!(response.status(), 200, "refused during the drain");
+    }
+    let last_call = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), running.task)
+        .await
+        .expect("the server stops once calls stop arriving")
+        .expect("task")
+        .expect("clean exit");
+    assert!(
+        last_call.elapsed() >= quiet - Duration::from_millis(50),
+        "closed {:?} after the last call, before the quiet period of {quiet:?}",
+        last_call.elapsed()
+    );
+    assert!(
+        fired.elapsed() < Duration::from_secs(5),
+        "waited for the whole grace period"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_call_outlasting_a_short_grace_is_cut_off_and_the_server_stops_in_time() {
     let config = SimConfig {
         faults: Faults {

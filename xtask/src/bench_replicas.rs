@@ -68,7 +68,7 @@ pub fn run(root: &Path, clients: usize, seconds: u64) -> Result<()> {
     let baseline_pid = baseline.id();
     children.0.push(baseline);
     let baseline = runtime.block_on(async {
-        let token = create_server(&base, &admin).await?;
+        let token = create_server(&base, &admin, "baseline").await?;
         drive(
             &bridge,
             &[format!("{base}/mcp/{token}")],
@@ -85,38 +85,65 @@ pub fn run(root: &Path, clients: usize, seconds: u64) -> Result<()> {
     }
     let _ = std::fs::remove_file(&sqlite);
 
-    // Two replicas on PostgreSQL; A is killed half-way.
+    // Two replicas on PostgreSQL, A stopped half-way: first killed, then (fresh replicas) sent
+    // SIGTERM as a rolling update does.
     let postgres_registry = Registry::Postgres(&database_url);
     let admin = admin_key(&binary, &postgres_registry)?;
-    let mut bases = Vec::new();
-    let mut pids = [0u32; 2];
-    for pid in &mut pids {
-        let (replica, base) = start_replica(&binary, &bridge, &postgres_registry)?;
-        *pid = replica.id();
-        children.0.push(replica);
-        bases.push(base);
+    let mut phases = Vec::new();
+    for stop in [Stop::Kill, Stop::Term] {
+        let mut bases = Vec::new();
+        let mut pids = [0u32; 2];
+        for pid in &mut pids {
+            let (replica, base) = start_replica(&binary, &bridge, &postgres_registry)?;
+            *pid = replica.id();
+            children.0.push(replica);
+            bases.push(base);
+        }
+        let victim = children.0.len() - 2;
+        let phase = runtime.block_on(async {
+            let name = match stop {
+                Stop::Kill => "killed",
+                Stop::Term => "terminated",
+            };
+            let token = create_server(&bases[0], &admin, name).await?;
+            let urls: Vec<String> = bases.iter().map(|base| format!("{base}/mcp/{token}")).collect();
+            let victim = Victim {
+                child: &mut children.0[victim],
+                stop,
+                base: bases[0].clone(),
+            };
+            drive(&bridge, &urls, pids, clients, window, Some(victim)).await
+        })?;
+        for mut child in children.0.drain(victim..) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        phases.push(phase);
     }
-    let victim = children.0.len() - 2;
-    let replicated = runtime.block_on(async {
-        let token = create_server(&bases[0], &admin).await?;
-        let urls: Vec<String> = bases.iter().map(|base| format!("{base}/mcp/{token}")).collect();
-        drive(
-            &bridge,
-            &urls,
-            pids,
-            clients,
-            window,
-            Some(&mut children.0[victim]),
-        )
-        .await
-    })?;
     drop(children);
     drop(postgres);
-    report(&baseline, &replicated, clients, window);
-    if replicated.after_kill == 0 {
-        bail!("the surviving replica served nothing after the kill");
+    let (killed, terminated) = (&phases[0], &phases[1]);
+    report(&baseline, killed, terminated, clients, window);
+    if killed.after_kill == 0 || terminated.after_kill == 0 {
+        bail!("the surviving replica served nothing after A stopped");
     }
     Ok(())
+}
+
+/// How replica A is stopped half-way.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// SIGKILL: a crash; calls in flight on A are lost.
+    Kill,
+    /// SIGTERM with a 5 s grace: a rolling update; A drains while the balancer moves away.
+    Term,
+}
+
+/// The replica stopped half-way, and where its readiness is polled.
+struct Victim<'a> {
+    child: &'a mut Child,
+    stop: Stop,
+    base: String,
 }
 
 fn admin_key(binary: &PathBuf, registry: &Registry<'_>) -> Result<String> {
@@ -139,17 +166,18 @@ fn start_replica(binary: &PathBuf, bridge: &str, registry: &Registry<'_>) -> Res
             .env("OP_SCIM_BRIDGE_URL", bridge)
             .env("OP_SCIM_BEARER_TOKEN", TOKEN)
             .env("OP_SCIM_CURSOR_KEY", CURSOR_KEY)
+            .env("OP_SCIM_SHUTDOWN_GRACE", "5s")
             .env("OP_SCIM_LOG", "warn"),
         "at http",
     )?;
     Ok((child, url.trim_end_matches("/mcp").to_owned()))
 }
 
-async fn create_server(base: &str, admin: &str) -> Result<String> {
+async fn create_server(base: &str, admin: &str, name: &str) -> Result<String> {
     let created: Value = http_client()?
         .post(format!("{base}/admin/servers"))
         .bearer_auth(admin)
-        .json(&json!({ "name": "bench", "config": { "methods": ["read"] } }))
+        .json(&json!({ "name": name, "config": { "methods": ["read"] } }))
         .send()
         .await?
         .json()
@@ -173,6 +201,8 @@ struct Phase {
     idle_kib: [u64; 2],
     loaded_kib: [u64; 2],
     survivor_peak_kib: u64,
+    /// From the signal to A's exit.
+    stopped_after: Option<Duration>,
 }
 
 /// One client's record: when each successful call ended and how long it took, and failures.
@@ -190,23 +220,34 @@ async fn drive(
     pids: [u32; 2],
     clients: usize,
     window: Duration,
-    victim: Option<&mut Child>,
+    victim: Option<Victim<'_>>,
 ) -> Result<Phase> {
     let ids: Arc<Vec<String>> = Arc::new(first_user_ids(bridge).await?);
     let rss = |pid: u32| rss_kib(pid).unwrap_or((0, 0));
     let idle_kib = [rss(pids[0]).0, rss(pids[1]).0];
     let killed = Arc::new(AtomicBool::new(false));
+    // The load balancer's readiness view of A: polled like a Kubernetes readiness probe.
+    let a_out = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + window;
+    if let Some(victim) = &victim {
+        tokio::spawn(poll_readiness(victim.base.clone(), a_out.clone(), deadline));
+    }
     let mut tasks = Vec::with_capacity(clients);
     for index in 0..clients {
-        let (ids, urls, killed) = (ids.clone(), urls.to_vec(), killed.clone());
+        let (ids, urls, killed, a_out) = (ids.clone(), urls.to_vec(), killed.clone(), a_out.clone());
         tasks.push(tokio::spawn(async move {
             let mut record = Record::default();
             let mut target = index % urls.len();
             let mut session = HttpSession::connect(&urls[target]).await.ok();
             let mut call = index;
             while tokio::time::Instant::now() < deadline {
+                // The balancer stops routing to A once its readiness probe fails.
+                if target == 0 && urls.len() > 1 && a_out.load(Ordering::SeqCst) {
+                    target = 1;
+                    record.failed_over = true;
+                    session = HttpSession::connect(&urls[target]).await.ok();
+                }
                 let id = &ids[call % ids.len().max(1)];
                 call += 1;
                 let began = Instant::now();
@@ -242,12 +283,25 @@ async fn drive(
     }
     let kill_at = if victim.is_some() { window / 2 } else { window };
     let mut loaded_kib = [0, 0];
+    let mut stopped_after = None;
     if let Some(victim) = victim {
         tokio::time::sleep(kill_at).await;
         loaded_kib = [rss(pids[0]).1, rss(pids[1]).1];
-        victim.kill()?;
+        let stopping = Instant::now();
+        match victim.stop {
+            Stop::Kill => victim.child.kill()?,
+            Stop::Term => {
+                let pid = victim.child.id().to_string();
+                Command::new("kill").args(["-TERM", &pid]).status()?;
+            }
+        }
         killed.store(true, Ordering::SeqCst);
-        let _ = victim.wait();
+        // How long A takes to exit: at once when killed; after its drain when terminated.
+        let give_up = stopping + Duration::from_secs(10);
+        while victim.child.try_wait()?.is_none() && Instant::now() < give_up {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stopped_after = Some(stopping.elapsed());
     }
     let mut records = Vec::with_capacity(clients);
     for task in tasks {
@@ -276,60 +330,115 @@ async fn drive(
         idle_kib,
         loaded_kib,
         survivor_peak_kib: rss(pids[1]).1,
+        stopped_after,
     })
 }
 
-fn report(baseline: &Phase, replicated: &Phase, clients: usize, window: Duration) {
+/// Marks A out of rotation once its `/readyz` stops answering 200, polling every 250 ms.
+async fn poll_readiness(base: String, out: Arc<AtomicBool>, until: tokio::time::Instant) {
+    let Ok(client) = http_client() else { return };
+    while tokio::time::Instant::now() < until {
+        let ready = client
+            .get(format!("{base}/readyz"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .is_ok_and(|response| response.status() == 200);
+        if !ready {
+            out.store(true, Ordering::SeqCst);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn report(baseline: &Phase, killed: &Phase, terminated: &Phase, clients: usize, window: Duration) {
     let per_second = |calls: usize, over: Duration| calls as f64 / over.as_secs_f64().max(1e-9);
     let ms = |phase: &Phase, quantile: f64| percentile(&phase.latencies, quantile).as_secs_f64() * 1e3;
     let mib = |kib: u64| kib as f64 / 1024.0;
     let baseline_rate = per_second(baseline.latencies.len(), baseline.elapsed);
-    let before = per_second(replicated.before_kill, replicated.kill_at);
-    let after = per_second(
-        replicated.after_kill,
-        replicated.elapsed.saturating_sub(replicated.kill_at),
-    );
+    let rates = |phase: &Phase| {
+        let before = per_second(phase.before_kill, phase.kill_at);
+        let after = per_second(phase.after_kill, phase.elapsed.saturating_sub(phase.kill_at));
+        format!(
+            "{before:.0} before, {after:.0} after ({:.2}x / {:.2}x)",
+            before / baseline_rate.max(1e-9),
+            after / baseline_rate.max(1e-9)
+        )
+    };
+    let latency = |phase: &Phase| {
+        format!(
+            "{:.3} / {:.3} ({:.2}x / {:.2}x)",
+            ms(phase, 0.5),
+            ms(phase, 0.99),
+            ms(phase, 0.5) / ms(baseline, 0.5).max(1e-9),
+            ms(phase, 0.99) / ms(baseline, 0.99).max(1e-9)
+        )
+    };
+    let failed = |phase: &Phase| {
+        format!(
+            "{} ({} of {} clients of A moved to B)",
+            phase.failed,
+            phase.failed_over,
+            clients.div_ceil(2)
+        )
+    };
+    let memory = |phase: &Phase| {
+        format!(
+            "idle A {:.1}, B {:.1}; peak A {:.1}, B {:.1}; B {:.1} alone",
+            mib(phase.idle_kib[0]),
+            mib(phase.idle_kib[1]),
+            mib(phase.loaded_kib[0]),
+            mib(phase.loaded_kib[1]),
+            mib(phase.survivor_peak_kib)
+        )
+    };
+    let stopped = |phase: &Phase| {
+        phase.stopped_after.map_or_else(
+            || "-".to_owned(),
+            |took| format!("{:.0} ms", took.as_secs_f64() * 1e3),
+        )
+    };
     println!(
         "\n{clients} MCP clients over HTTP, tools/call get_single_1_password_user_by_id, 10,000-user simulator, \
-         one 2-core machine for everything. Baseline: 1 replica on SQLite for {:.0} s. Replicated: 2 replicas \
-         on one PostgreSQL for {:.0} s, replica A killed (SIGKILL) at {:.0} s; its clients fail over to B.\n",
+         one 2-core machine for everything. Baseline: 1 replica on SQLite for {:.0} s. Then twice 2 replicas on \
+         one PostgreSQL for {:.0} s each, replica A stopped at {:.0} s: killed (SIGKILL, a crash), then sent \
+         SIGTERM (a rolling update; --shutdown-grace 5s). A load balancer polls A's /readyz every 250 ms and moves \
+         A's clients to B when it fails or when a call fails.\n",
         (window / 2).as_secs_f64(),
         window.as_secs_f64(),
-        replicated.kill_at.as_secs_f64()
+        killed.kill_at.as_secs_f64()
     );
-    println!("| figure | baseline: 1 replica, SQLite | 2 replicas, PostgreSQL | ratio |\n|---|---|---|---|");
+    println!("| figure | baseline: 1 replica, SQLite | 2 replicas, A killed | 2 replicas, A terminated |");
+    println!("|---|---|---|---|");
     println!(
-        "| calls/s | {baseline_rate:.0} | {before:.0} before the kill, {after:.0} after (B alone) | {:.2}x / {:.2}x |",
-        before / baseline_rate.max(1e-9),
-        after / baseline_rate.max(1e-9)
+        "| calls/s (before / after A stops; ratio to baseline) | {baseline_rate:.0} | {} | {} |",
+        rates(killed),
+        rates(terminated)
     );
     println!(
-        "| latency p50 / p99 ms | {:.3} / {:.3} | {:.3} / {:.3} | {:.2}x / {:.2}x |",
+        "| latency p50 / p99 ms (ratio) | {:.3} / {:.3} | {} | {} |",
         ms(baseline, 0.5),
         ms(baseline, 0.99),
-        ms(replicated, 0.5),
-        ms(replicated, 0.99),
-        ms(replicated, 0.5) / ms(baseline, 0.5).max(1e-9),
-        ms(replicated, 0.99) / ms(baseline, 0.99).max(1e-9)
+        latency(killed),
+        latency(terminated)
     );
     println!(
-        "| failed calls | {} | {} (in flight on A at the kill; {} of {} clients failed over) | |",
+        "| failed calls | {} | {} | {} |",
         baseline.failed,
-        replicated.failed,
-        replicated.failed_over,
-        clients.div_ceil(2)
+        failed(killed),
+        failed(terminated)
     );
     println!(
-        "| RSS idle MiB | {:.1} | A {:.1}, B {:.1} | |",
+        "| A exited after the signal | - | {} | {} |",
+        stopped(killed),
+        stopped(terminated)
+    );
+    println!(
+        "| RSS MiB | idle {:.1}; peak {:.1} | {} | {} |",
         mib(baseline.idle_kib[0]),
-        mib(replicated.idle_kib[0]),
-        mib(replicated.idle_kib[1])
-    );
-    println!(
-        "| RSS peak under load MiB | {:.1} | A {:.1}, B {:.1} (B {:.1} after taking all the load) | |",
         mib(baseline.loaded_kib[0]),
-        mib(replicated.loaded_kib[0]),
-        mib(replicated.loaded_kib[1]),
-        mib(replicated.survivor_peak_kib)
+        memory(killed),
+        memory(terminated)
     );
 }
