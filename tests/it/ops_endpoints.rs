@@ -3,13 +3,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bridge_sim::{Faults, HeaderFamily, RateLimitFault, RunningSim, SimConfig};
 use generated_server::CATALOG;
 use runtime::McpServer;
 use runtime::gate::Access;
-use runtime::registry::{KeyEntry, KeyKind, Registry, RegistryError, RegistryStore, ServerEntry, TokenHash};
+use runtime::registry::{Registry, RegistryLocation, open_store};
 use runtime::serve::{HttpSettings, ServeError, serve_http};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -133,11 +133,23 @@ async fn readyz_is_ready_with_the_bridge_up_and_names_the_upstream_when_it_is_do
 }
 
 #[tokio::test]
-async fn readyz_names_the_registry_when_its_store_fails_and_the_errors_are_counted() {
+async fn readyz_names_the_registry_when_its_database_goes_away_and_the_errors_are_counted() {
+    // A real PostgreSQL registry whose server is then stopped. The client blocks, so the setup
+    // runs off the async workers.
+    let (_postgres, store) = tokio::task::spawn_blocking(|| {
+        let postgres = testkit::TempPostgres::start();
+        let url = postgres.create_database("ops_registry");
+        let location = RegistryLocation::parse(&url).expect("a valid URL");
+        let store = open_store(&location).expect("the registry opens");
+        postgres.stop();
+        (postgres, store)
+    })
+    .await
+    .expect("setup");
     let sim = simulator(SimConfig::default()).await;
     let server = TestServer::new(&sim.base_url(), sim.token()).build();
     let access = Access {
-        registry: Arc::new(Registry::new(Box::new(BrokenStore))),
+        registry: Arc::new(Registry::new(store)),
         catalog: CATALOG,
         public_url: String::new(),
         audit: None,
@@ -366,44 +378,4 @@ async fn a_call_outlasting_a_short_grace_is_cut_off_and_the_server_stops_in_time
     assert_eq!(response.status(), 503, "cut off, not completed");
     // The simulator still holds the slow request; dropping it stops it without waiting.
     drop(sim);
-}
-
-/// A registry store whose every operation fails, like a database that went away.
-struct BrokenStore;
-
-fn down<T>() -> Result<T, RegistryError> {
-    Err(RegistryError::Storage("database is gone".to_owned()))
-}
-
-impl RegistryStore for BrokenStore {
-    fn insert_server(&self, _: &ServerEntry, _: &TokenHash) -> Result<(), RegistryError> {
-        down()
-    }
-    fn list_servers(&self) -> Result<Vec<ServerEntry>, RegistryError> {
-        down()
-    }
-    fn server_by_hash(&self, _: &TokenHash) -> Result<Option<(ServerEntry, TokenHash)>, RegistryError> {
-        down()
-    }
-    fn delete_server(&self, _: &str) -> Result<Option<ServerEntry>, RegistryError> {
-        down()
-    }
-    fn purge_expired(&self, _: SystemTime) -> Result<usize, RegistryError> {
-        down()
-    }
-    fn insert_key(&self, _: KeyKind, _: &KeyEntry, _: &TokenHash) -> Result<(), RegistryError> {
-        down()
-    }
-    fn list_keys(&self, _: KeyKind) -> Result<Vec<KeyEntry>, RegistryError> {
-        down()
-    }
-    fn key_by_hash(&self, _: KeyKind, _: &TokenHash) -> Result<Option<(KeyEntry, TokenHash)>, RegistryError> {
-        down()
-    }
-    fn delete_key(&self, _: KeyKind, _: &str) -> Result<Option<KeyEntry>, RegistryError> {
-        down()
-    }
-    fn ping(&self) -> Result<(), RegistryError> {
-        down()
-    }
 }
