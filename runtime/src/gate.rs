@@ -69,34 +69,9 @@ impl RegistryFailure for RegistryError {
     }
 }
 
-/// Runs `work` against the registry on the blocking pool and counts a storage failure under
-/// `operation` (a fixed name such as `authorize`, used as a metric label).
-pub async fn on_registry<T, E>(
-    registry: &Arc<Registry>,
-    metrics: &Metrics,
-    operation: &'static str,
-    work: impl FnOnce(&Registry) -> Result<T, E> + Send + 'static,
-) -> Result<T, E>
-where
-    T: Send + 'static,
-    E: RegistryFailure + Send + 'static,
-{
-    let registry = registry.clone();
-    let outcome = tokio::task::spawn_blocking(move || work(&registry))
-        .await
-        .unwrap_or_else(|error| {
-            tracing::error!(operation, error = %error, "registry task failed");
-            Err(E::task_failed())
-        });
-    if let Err(error) = &outcome
-        && error.is_storage_failure()
-    {
-        metrics.registry_error(operation);
-    }
-    outcome
-}
-
 impl Access {
+    /// Runs `work` against the registry on the blocking pool and counts a storage failure under
+    /// `operation` (a fixed name such as `authorize`, used as a metric label).
     async fn on_registry<T, E>(
         &self,
         operation: &'static str,
@@ -106,7 +81,19 @@ impl Access {
         T: Send + 'static,
         E: RegistryFailure + Send + 'static,
     {
-        on_registry(&self.registry, &self.metrics, operation, work).await
+        let registry = self.registry.clone();
+        let outcome = tokio::task::spawn_blocking(move || work(&registry))
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(operation, error = %error, "registry task failed");
+                Err(E::task_failed())
+            });
+        if let Err(error) = &outcome
+            && error.is_storage_failure()
+        {
+            self.metrics.registry_error(operation);
+        }
+        outcome
     }
 }
 
