@@ -126,10 +126,10 @@ pub(crate) fn spawn_sim(binary: &Path) -> Result<(Child, String)> {
     )
 }
 
-/// The ids of the simulated bridge's first 100 users, which the load tests fetch one by one.
-pub(crate) async fn first_user_ids(bridge: &str) -> Result<Vec<String>> {
+/// The ids of the simulated bridge's first `count` users, which the benchmarks fetch one by one.
+pub(crate) async fn first_user_ids(bridge: &str, count: usize) -> Result<Vec<String>> {
     let page: Value = crate::bench_client::http_client()?
-        .get(format!("{bridge}/Users?count=100"))
+        .get(format!("{bridge}/Users?count={count}"))
         .bearer_auth(TOKEN)
         .send()
         .await?
@@ -141,6 +141,15 @@ pub(crate) async fn first_user_ids(bridge: &str) -> Result<Vec<String>> {
         .iter()
         .filter_map(|user| user["id"].as_str().map(str::to_owned))
         .collect())
+}
+
+/// The id of the simulated bridge's first user.
+pub(crate) async fn first_user_id(bridge: &str) -> Result<String> {
+    first_user_ids(bridge, 1)
+        .await?
+        .into_iter()
+        .next()
+        .context("a user id")
 }
 
 pub(crate) fn spawn(command: &mut Command, marker: &str) -> Result<(Child, String)> {
@@ -168,17 +177,7 @@ pub(crate) fn spawn(command: &mut Command, marker: &str) -> Result<(Child, Strin
 async fn measure(bridge: &str, mcp: &str, iterations: usize) -> Result<(Vec<Duration>, Vec<Duration>)> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
-    let page: Value = client
-        .get(format!("{bridge}/Users?count=1"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let id = page["Resources"][0]["id"]
-        .as_str()
-        .context("a user id")?
-        .to_owned();
+    let id = first_user_id(bridge).await?;
     let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}});
     mcp_post(&client, mcp, &init).await?;
     let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_single_1_password_user_by_id","arguments":{"id": id}}});

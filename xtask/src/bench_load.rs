@@ -28,7 +28,7 @@ pub fn run(root: &Path, clients: usize, seconds: u64) -> Result<()> {
 }
 
 async fn load(bridge: &str, mcp: &str, pid: u32, clients: usize, window: Duration) -> Result<()> {
-    let ids: Arc<Vec<String>> = Arc::new(first_user_ids(bridge).await?);
+    let ids: Arc<Vec<String>> = Arc::new(first_user_ids(bridge, 100).await?);
     let mut sessions = Vec::with_capacity(clients);
     for _ in 0..clients {
         sessions.push(HttpSession::connect(mcp).await?);

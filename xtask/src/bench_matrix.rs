@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::bench::{TOKEN, percentile, spawn};
+use crate::bench::{TOKEN, first_user_id, percentile, spawn};
 use crate::bench_client::{HttpSession, McpClient, StdioConn, http_client, payload, truncate};
 use crate::bench_report;
 
@@ -556,21 +556,6 @@ impl Worker {
             } => client.call_tool(tool, arguments).await.map(drop),
         }
     }
-}
-
-async fn first_user_id(bridge: &str) -> Result<String> {
-    let client = http_client()?;
-    let page: Value = client
-        .get(format!("{bridge}/Users?count=1"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(page["Resources"][0]["id"]
-        .as_str()
-        .context("a user id")?
-        .to_owned())
 }
 
 /// The physical limit: the same GET and the same pages straight to the bridge.

@@ -7,6 +7,7 @@
 //! p50/p99, the calls lost to the kill, and each replica's memory idle and under load (the
 //! figures that size the Kubernetes manifests).
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::Arc;
@@ -41,10 +42,10 @@ enum Registry<'a> {
 }
 
 impl Registry<'_> {
-    fn args(&self) -> [&str; 2] {
+    fn args(&self) -> [&OsStr; 2] {
         match self {
-            Self::Sqlite(path) => ["--state", path.to_str().unwrap_or_default()],
-            Self::Postgres(url) => ["--database-url", url],
+            Self::Sqlite(path) => [OsStr::new("--state"), path.as_os_str()],
+            Self::Postgres(url) => [OsStr::new("--database-url"), OsStr::new(url)],
         }
     }
 }
@@ -222,7 +223,7 @@ async fn drive(
     window: Duration,
     victim: Option<Victim<'_>>,
 ) -> Result<Phase> {
-    let ids: Arc<Vec<String>> = Arc::new(first_user_ids(bridge).await?);
+    let ids: Arc<Vec<String>> = Arc::new(first_user_ids(bridge, 100).await?);
     let rss = |pid: u32| rss_kib(pid).unwrap_or((0, 0));
     let idle_kib = [rss(pids[0]).0, rss(pids[1]).0];
     let killed = Arc::new(AtomicBool::new(false));
