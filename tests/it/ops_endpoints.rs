@@ -272,16 +272,19 @@ async fn metrics_count_calls_by_tool_and_outcome_and_never_show_what_was_sent() 
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_slow_call_finishes_within_the_grace_period_while_readyz_says_draining() {
+/// A server over a simulator that answers after `latency_ms`, with one tool call in flight
+/// for 300 ms by the time this returns.
+async fn slow_call_in_flight(
+    latency_ms: u64,
+    settings: HttpSettings,
+) -> (RunningSim, Running, tokio::task::JoinHandle<reqwest::Response>) {
     let config = SimConfig {
         faults: Faults {
-            latency_ms: 1500,
+            latency_ms,
             ..Faults::default()
         },
         ..SimConfig::default()
     };
-    let settings = HttpSettings::default().with_shutdown_grace(Duration::from_secs(10));
     let (sim, running) = over_simulator(config, settings).await;
     let base = running.base.clone();
     let call =
@@ -289,6 +292,13 @@ async fn a_slow_call_finishes_within_the_grace_period_while_readyz_says_draining
             async move { call_tool(&base, "get_1_password_service_provider_config", json!({})).await },
         );
     tokio::time::sleep(Duration::from_millis(300)).await;
+    (sim, running, call)
+}
+
+#[tokio::test]
+async fn a_slow_call_finishes_within_the_grace_period_while_readyz_says_draining() {
+    let settings = HttpSettings::default().with_shutdown_grace(Duration::from_secs(10));
+    let (sim, running, call) = slow_call_in_flight(1500, settings).await;
     running.shutdown.cancel();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let draining = get(&format!("{}/readyz", running.base)).await;
@@ -343,22 +353,9 @@ async fn a_draining_server_keeps_answering_until_calls_stop_arriving() {
 
 #[tokio::test]
 async fn a_call_outlasting_a_short_grace_is_cut_off_and_the_server_stops_in_time() {
-    let config = SimConfig {
-        faults: Faults {
-            latency_ms: 8000,
-            ..Faults::default()
-        },
-        ..SimConfig::default()
-    };
     let grace = Duration::from_millis(500);
     let settings = HttpSettings::default().with_shutdown_grace(grace);
-    let (sim, running) = over_simulator(config, settings).await;
-    let base = running.base.clone();
-    let call =
-        tokio::spawn(
-            async move { call_tool(&base, "get_1_password_service_provider_config", json!({})).await },
-        );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (sim, running, call) = slow_call_in_flight(8000, settings).await;
     let fired = Instant::now();
     running.shutdown.cancel();
     tokio::time::timeout(grace + Duration::from_secs(3), running.task)
