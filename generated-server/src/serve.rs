@@ -25,7 +25,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
         tracing::warn!("{warning}");
     }
     let mut demo = None;
-    let upstream_config = match &config.bridge {
+    let upstream = match &config.bridge {
         Bridge::Demo { users } => {
             let sim_config = bridge_sim::SimConfig {
                 users: *users,
@@ -40,14 +40,13 @@ pub async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
                 "demo: simulated 1Password SCIM bridge at {} ({users} users)",
                 sim.base_url()
             );
-            let upstream = UpstreamConfig::new(sim.base_url(), Secret::new(sim.token()));
+            let upstream = Upstream::new(UpstreamConfig::new(sim.base_url(), Secret::new(sim.token())))
+                .map_err(|error| ConfigProblem(format!("--demo: {error}")))?;
             demo = Some(sim);
             upstream
         }
-        Bridge::Remote { config, .. } => config.clone(),
+        Bridge::Remote { upstream, .. } => upstream.clone(),
     };
-    let upstream =
-        Upstream::new(upstream_config).map_err(|error| ConfigProblem(format!("--bridge-url: {error}")))?;
     let audit = Arc::new(match &config.audit_log {
         Some(path) => AuditLog::file(path)
             .map_err(|error| ConfigProblem(format!("--audit-log {}: {error}", path.display())))?,

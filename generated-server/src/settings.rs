@@ -23,7 +23,8 @@ pub enum Bridge {
     /// The built-in simulated bridge, seeded with this many users.
     Demo { users: usize },
     Remote {
-        config: UpstreamConfig,
+        /// Built (and so checked) once, here; serving uses this very client.
+        upstream: Upstream,
         /// Where the token came from, for `config check` (never the token itself).
         token_from: String,
     },
@@ -106,16 +107,13 @@ pub fn resolve(args: &ServeArgs) -> Result<ServeConfig, Problems> {
             "--bearer-token-file",
             "OP_SCIM_BEARER_TOKEN",
         ) {
-            Ok((token, token_from)) => {
-                let config = UpstreamConfig::new(url.clone(), token);
-                match Upstream::new(config.clone()) {
-                    Ok(_) => Some(Bridge::Remote { config, token_from }),
-                    Err(error) => {
-                        problems.push(format!("--bridge-url: {error}"));
-                        None
-                    }
+            Ok((token, token_from)) => match Upstream::new(UpstreamConfig::new(url.clone(), token)) {
+                Ok(upstream) => Some(Bridge::Remote { upstream, token_from }),
+                Err(error) => {
+                    problems.push(format!("--bridge-url: {error}"));
+                    None
                 }
-            }
+            },
             Err(problem) => {
                 problems.push(problem);
                 None
@@ -320,11 +318,8 @@ pub fn describe(config: &ServeConfig, sources: &Sources<'_>) -> String {
             format!("built-in simulated bridge, {users} users"),
             Some("demo"),
         ),
-        Bridge::Remote {
-            config: upstream,
-            token_from,
-        } => {
-            line("bridge", upstream.base_url.clone(), Some("bridge_url"));
+        Bridge::Remote { upstream, token_from } => {
+            line("bridge", upstream.base_url().to_owned(), Some("bridge_url"));
             line("bridge token", format!("*** (from {token_from})"), None);
         }
     }

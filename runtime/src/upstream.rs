@@ -76,8 +76,8 @@ pub enum UpstreamConfigError {
     Client(String),
 }
 
-/// The bridge client, shared by every call.
-#[derive(Debug)]
+/// The bridge client, shared by every call. Cloning shares the connection pool.
+#[derive(Clone, Debug)]
 pub struct Upstream {
     client: reqwest::Client,
     base_url: String,
