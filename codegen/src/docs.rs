@@ -111,6 +111,10 @@ pub struct Method {
     pub destructive: Option<bool>,
     #[serde(default)]
     pub idempotent: Option<bool>,
+    /// Arguments naming what a call acts on, for the audit log, besides the path parameters
+    /// (which always are): e.g. `user_name` for a create, `member_ids` for a membership change.
+    #[serde(default)]
+    pub audit_targets: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]

@@ -18,6 +18,7 @@ pub mod naming;
 mod prompts;
 mod resolve;
 mod schema;
+mod targets;
 
 use std::collections::BTreeMap;
 

@@ -56,6 +56,9 @@ pub struct ReferenceDef {
     pub description: String,
     /// Literal path segments of the GET operation.
     pub path: Vec<String>,
+    /// The tool reading the same operation: the resource is offered where that tool is.
+    pub resource: String,
+    pub method: String,
 }
 
 #[derive(Debug)]
@@ -77,6 +80,8 @@ pub struct Tool {
     /// The path template split at `/`.
     pub path: Vec<PathPart>,
     pub inputs: Vec<InputField>,
+    /// The arguments naming what a call acts on (path parameters first), for the audit log.
+    pub audit_targets: Vec<String>,
     pub pagination: Option<PaginationPlan>,
     pub body: BodyPlan,
     pub output: OutputPlan,

@@ -118,6 +118,8 @@ pub fn resolve_references(docs: &DocsFile, tools: &[Tool], diags: &mut Diagnosti
             title: reference.title.clone(),
             description: reference.description.trim().to_owned(),
             path,
+            resource: tool.resource.clone(),
+            method: tool.method.clone(),
         });
     }
     references

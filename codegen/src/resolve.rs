@@ -17,6 +17,7 @@ use crate::model::{
 };
 use crate::naming;
 use crate::schema::{Converter, Side};
+use crate::targets::audit_targets;
 
 /// Page size bounds of every list tool (`limit`), shared with the runtime's cursor handling.
 pub const LIMIT_MIN: i64 = 1;
@@ -337,6 +338,7 @@ impl MethodContext<'_> {
                 self.method_name,
             )
         });
+        let audit_targets = audit_targets(&inputs, &method.audit_targets, location, diags);
         let input_schema = input_schema(&inputs, args);
         let output_schema = output_schema(&output, data);
         Some(Tool {
@@ -354,6 +356,7 @@ impl MethodContext<'_> {
             http_method: self.operation.method,
             path,
             inputs,
+            audit_targets,
             pagination,
             body,
             output,

@@ -1,19 +1,24 @@
 //! The command line: every setting is a flag, an environment variable, or a key of the
 //! `--config` file (the flag's long name), in that order of precedence.
+//!
+//! Values that can be malformed (addresses, durations, numbers, names from a list) are taken
+//! as text here and checked in [`crate::settings`], so `config check` reports every bad value
+//! at once instead of stopping at the first.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use runtime::ToolNaming;
+use clap::{Args, Parser, Subcommand};
 
 /// Settings only the environment carries: secrets stay out of `ps` and shell history.
 const ENVIRONMENT_ONLY: &str = "\
 Environment-only settings:
   OP_SCIM_BEARER_TOKEN  The bridge's bearer token (or --bearer-token-file)
   OP_SCIM_CURSOR_KEY    Secret (32+ bytes) that signs pagination cursors; give every replica the same one (or --cursor-key-file)
-  OP_SCIM_LOG           Log filter, e.g. info or runtime=debug (default: info)
-  OP_SCIM_LOG_FORMAT    `json` for JSON log lines";
+  OP_SCIM_LOG           Log filter, e.g. info or runtime=debug (default: info, with rmcp's internals at warn)
+  OP_SCIM_LOG_FORMAT    `json` for JSON log lines
+
+Serving options may be written before or after `config check`; scope options before or after
+`tools`; registry options before or after `servers`, `api-tokens` and `admin-keys`.";
 
 #[derive(Parser)]
 #[command(
@@ -35,7 +40,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Print the published tool list as JSON.
+    /// Print the published tool list as JSON, under the given scope and naming.
     Tools {
         #[command(flatten)]
         tools: ToolArgs,
@@ -47,21 +52,21 @@ pub enum Command {
         #[command(subcommand)]
         action: ServersAction,
         #[command(flatten)]
-        state: StateArgs,
+        registry: RegistryArgs,
     },
     /// API tokens: the second factor of servers created with --require-api-token-auth.
     ApiTokens {
         #[command(subcommand)]
         action: KeysAction,
         #[command(flatten)]
-        state: StateArgs,
+        registry: RegistryArgs,
     },
     /// Admin keys for the admin HTTP API (/admin/servers).
     AdminKeys {
         #[command(subcommand)]
         action: KeysAction,
         #[command(flatten)]
-        state: StateArgs,
+        registry: RegistryArgs,
     },
     /// Check the serving configuration (flags, environment, --config file).
     Config {
@@ -73,9 +78,8 @@ pub enum Command {
         /// What to probe (default: /healthz on the port the server listens on).
         #[arg(long)]
         url: Option<String>,
-        /// The server's listen address, so that the default URL follows it.
-        #[arg(long, env = "OP_SCIM_LISTEN", default_value = "127.0.0.1:8787")]
-        listen: SocketAddr,
+        #[command(flatten)]
+        listen: ListenArg,
         /// Give up after this long, e.g. 3s.
         #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
         timeout: std::time::Duration,
@@ -85,39 +89,59 @@ pub enum Command {
 #[derive(Subcommand)]
 pub enum ConfigAction {
     /// Validate the configuration and print what would run, secrets masked. Exit 2 if invalid.
-    Check,
+    Check {
+        /// Also call the bridge (and a PostgreSQL registry) to check that they answer and that
+        /// the bearer token is accepted.
+        #[arg(long)]
+        live: bool,
+        #[command(flatten)]
+        serve: Box<ServeArgs>,
+    },
 }
 
-#[derive(Args, Clone)]
-pub struct StateArgs {
-    /// The registry database (SQLite; created on first use).
-    #[arg(long, global = true, env = "OP_SCIM_STATE", default_value = "op-scim-mcp.db")]
-    pub state: PathBuf,
-    /// A PostgreSQL registry shared by replicas (postgres://user:password@host/db); replaces --state.
+/// Where the registry of scoped servers is, and what its commands print and record.
+#[derive(Args, Clone, Debug, Default)]
+pub struct RegistryArgs {
+    /// The registry of scoped servers as an SQLite file (created on first use, mode 0600); the
+    /// server serves its entries over HTTP at /mcp/<token> and /admin.
+    #[arg(long, global = true, env = "OP_SCIM_STATE")]
+    pub state: Option<PathBuf>,
+    /// The registry as a PostgreSQL database shared by replicas (postgres://...); replaces
+    /// --state. It holds a password: prefer the variable or the --config file to this flag.
     #[arg(long, global = true, env = "OP_SCIM_DATABASE_URL")]
     pub database_url: Option<String>,
-    /// The public base URL the server is reached at, for the URLs handed out.
-    #[arg(
-        long,
-        global = true,
-        env = "OP_SCIM_PUBLIC_URL",
-        default_value = "http://127.0.0.1:8787"
-    )]
-    pub public_url: String,
+    /// The public base URL clients reach the server at (https://mcp.example.com), for the URLs
+    /// handed out (default when serving: http://<listen>).
+    #[arg(long, global = true, env = "OP_SCIM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Append audit lines (write/custom calls, registry changes) to this file (created mode
+    /// 0600) instead of stderr.
+    #[arg(long, global = true, env = "OP_SCIM_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+}
+
+/// The address the server listens on, which `probe` follows.
+#[derive(Args, Clone, Debug)]
+pub struct ListenArg {
+    /// Where the HTTP transport listens, e.g. 127.0.0.1:8787.
+    #[arg(long, env = "OP_SCIM_LISTEN", default_value = "127.0.0.1:8787")]
+    pub listen: String,
 }
 
 #[derive(Subcommand)]
 pub enum ServersAction {
     /// Create a scoped server; prints its URL (with its secret token) once.
     Create {
+        /// A name to find it by (at most 200 characters of plain text).
         #[arg(long)]
         name: String,
-        /// read, write, custom or method names, comma-separated (default: all).
+        /// read, write, custom or method names, comma-separated (default: read).
         #[arg(long, value_delimiter = ',')]
-        methods: Vec<String>,
+        methods: Option<Vec<String>>,
+        /// Tags, comma-separated (default: any).
         #[arg(long, value_delimiter = ',')]
-        tags: Vec<String>,
-        /// RFC 3339, at least 60 s ahead, e.g. 2026-12-31T23:59:59Z.
+        tags: Option<Vec<String>>,
+        /// RFC 3339 with an offset, at least 60 s ahead, e.g. 2026-12-31T23:59:59Z.
         #[arg(long)]
         expires_at: Option<String>,
         /// Also require `Authorization: Bearer <api token>` on every request.
@@ -143,20 +167,23 @@ pub enum KeysAction {
     Revoke { id_or_name: String },
 }
 
-#[derive(Args, Clone)]
+/// Which tools are served, and under which names.
+#[derive(Args, Clone, Debug, Default)]
 pub struct ToolArgs {
     /// Method filter: read, write, custom, or method names (list, suspend, ...), comma-separated.
+    /// Default: every method, delete included.
     #[arg(long, env = "OP_SCIM_METHODS", value_delimiter = ',')]
-    pub methods: Vec<String>,
-    /// Tag filter, comma-separated (directory, admin).
+    pub methods: Option<Vec<String>>,
+    /// Tag filter, comma-separated (directory, admin). Default: every tag.
     #[arg(long, env = "OP_SCIM_TAGS", value_delimiter = ',')]
-    pub tags: Vec<String>,
-    /// `portable` names match ^[a-z][a-z0-9_]{0,63}$ for clients that reject a leading digit.
-    #[arg(long, env = "OP_SCIM_TOOL_NAMES", value_enum, default_value_t = NamingArg::Default)]
-    pub tool_names: NamingArg,
+    pub tags: Option<Vec<String>>,
+    /// `default`, or `portable`: names matching ^[a-z][a-z0-9_]{0,63}$ for clients that reject a
+    /// leading digit.
+    #[arg(long, env = "OP_SCIM_TOOL_NAMES", default_value = "default")]
+    pub tool_names: String,
 }
 
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Debug)]
 pub struct ServeArgs {
     /// The SCIM base URL of the bridge, e.g. https://scim.example.com.
     #[arg(long, env = "OP_SCIM_BRIDGE_URL")]
@@ -167,12 +194,19 @@ pub struct ServeArgs {
     /// A file holding the cursor secret (else OP_SCIM_CURSOR_KEY; else a random key per process).
     #[arg(long, env = "OP_SCIM_CURSOR_KEY_FILE")]
     pub cursor_key_file: Option<PathBuf>,
-    #[arg(long, env = "OP_SCIM_TRANSPORT", value_enum, default_value_t = Transport::Stdio)]
-    pub transport: Transport,
-    /// Where the HTTP transport listens.
+    /// `stdio` (one local client) or `http` (Streamable HTTP at /mcp).
+    #[arg(long, env = "OP_SCIM_TRANSPORT", default_value = "stdio")]
+    pub transport: String,
+    /// Where the HTTP transport listens. Anything but a loopback address needs authentication:
+    /// a registry (--state or --database-url), or --allow-unauthenticated.
     #[arg(long, env = "OP_SCIM_LISTEN", default_value = "127.0.0.1:8787")]
-    pub listen: SocketAddr,
-    /// Host header values the MCP endpoint accepts (loopback names by default).
+    pub listen: String,
+    /// Serve every tool in scope to anyone who can reach a non-loopback --listen address, with
+    /// no token: only behind something that authenticates every caller itself.
+    #[arg(long, env = "OP_SCIM_ALLOW_UNAUTHENTICATED")]
+    pub allow_unauthenticated: bool,
+    /// Host names clients reach the server at, besides the loopback names, which stay allowed
+    /// (DNS-rebinding protection, not authentication).
     #[arg(long = "allowed-host", env = "OP_SCIM_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
     /// Origins the HTTP transport accepts besides the server's own loopback origin; requests with any
@@ -183,50 +217,40 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
+    /// At most this many HTTP connections are open; beyond it the longest-idle one is closed.
+    #[arg(long, env = "OP_SCIM_MAX_CONNECTIONS", default_value = "768")]
+    pub max_connections: String,
+    /// A client must send a request's headers within this long of connecting or of its
+    /// previous response (also the keep-alive idle timeout), e.g. 15s.
+    #[arg(long, env = "OP_SCIM_HEADER_TIMEOUT", default_value = "15s")]
+    pub header_timeout: String,
     /// Run against a built-in simulated bridge with a seeded directory (no account needed).
     #[arg(long, env = "OP_SCIM_DEMO")]
     pub demo: bool,
     /// Users in the demo directory.
-    #[arg(long, env = "OP_SCIM_DEMO_USERS", default_value_t = 250)]
-    pub demo_users: usize,
-    /// Serve the scoped servers of this SQLite registry over HTTP (/mcp/<token>, /admin).
+    #[arg(long, env = "OP_SCIM_DEMO_USERS", default_value = "250")]
+    pub demo_users: String,
+    /// The registry of scoped servers as an SQLite file (created on first use, mode 0600); the
+    /// server serves its entries over HTTP at /mcp/<token> and /admin.
     #[arg(long, env = "OP_SCIM_STATE")]
     pub state: Option<PathBuf>,
-    /// Serve the scoped servers of this PostgreSQL registry (postgres://...), shared by replicas.
+    /// The registry as a PostgreSQL database shared by replicas (postgres://...); replaces
+    /// --state. It holds a password: prefer the variable or the --config file to this flag.
     #[arg(long, env = "OP_SCIM_DATABASE_URL")]
     pub database_url: Option<String>,
-    /// The public base URL for the URLs the admin API hands out (default: http://<listen>).
+    /// The public base URL clients reach the server at (https://mcp.example.com), for the URLs
+    /// handed out (default when serving: http://<listen>).
     #[arg(long, env = "OP_SCIM_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Append audit lines (write/custom calls, admin changes) to this file instead of stderr.
+    /// Append audit lines (write/custom calls, registry changes) to this file (created mode
+    /// 0600) instead of stderr.
     #[arg(long, env = "OP_SCIM_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
     /// On SIGTERM, how long in-flight calls may take to finish before the server stops anyway.
-    #[arg(long, env = "OP_SCIM_SHUTDOWN_GRACE", default_value = "25s", value_parser = humantime::parse_duration)]
-    pub shutdown_grace: std::time::Duration,
+    #[arg(long, env = "OP_SCIM_SHUTDOWN_GRACE", default_value = "25s")]
+    pub shutdown_grace: String,
     #[command(flatten)]
     pub tools: ToolArgs,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
-pub enum Transport {
-    Stdio,
-    Http,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum NamingArg {
-    Default,
-    Portable,
-}
-
-impl From<NamingArg> for ToolNaming {
-    fn from(value: NamingArg) -> Self {
-        match value {
-            NamingArg::Default => ToolNaming::Default,
-            NamingArg::Portable => ToolNaming::Portable,
-        }
-    }
 }
 
 #[cfg(test)]

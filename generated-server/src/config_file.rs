@@ -21,10 +21,9 @@ pub enum ConfigFileError {
     Syntax { path: PathBuf, message: String },
     #[error("--config {path}: expected a mapping of settings (e.g. `bridge-url: https://...`)")]
     NotAMapping { path: PathBuf },
-    #[error("--config {path}: unknown setting `{key}`; settings are long flag names such as `bridge-url`")]
-    UnknownKey { path: PathBuf, key: String },
-    #[error("--config {path}: `{key}` must be a string, number, boolean or a list of them")]
-    BadValue { path: PathBuf, key: String },
+    /// Every unknown key and bad value of the file, one per line.
+    #[error("--config {path}: {}", .problems.join(&format!("\n       --config {}: ", .path.display())))]
+    Settings { path: PathBuf, problems: Vec<String> },
 }
 
 /// The settings of one file, in file order, as the strings clap would have been given.
@@ -61,26 +60,34 @@ impl ConfigFile {
         };
         let known = long_names(command);
         let mut settings = Vec::new();
+        let mut problems = Vec::new();
         for (key, value) in mapping {
             let key = match key {
                 yaml_serde::Value::String(key) => key,
                 other => scalar(&other).unwrap_or_else(|| "?".into()),
             };
             if !known.contains(key.as_str()) || NOT_SETTINGS.contains(&key.as_str()) {
-                return Err(ConfigFileError::UnknownKey {
-                    path: path.to_owned(),
-                    key,
-                });
+                problems.push(format!(
+                    "unknown setting `{key}`; settings are long flag names such as `bridge-url`"
+                ));
+                continue;
             }
             let values = match &value {
                 yaml_serde::Value::Sequence(items) => items.iter().map(scalar).collect::<Option<Vec<_>>>(),
                 single => scalar(single).map(|value| vec![value]),
             };
-            let values = values.ok_or_else(|| ConfigFileError::BadValue {
+            match values {
+                Some(values) => settings.push((key, values)),
+                None => problems.push(format!(
+                    "`{key}` must be a string, number, boolean or a list of them"
+                )),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ConfigFileError::Settings {
                 path: path.to_owned(),
-                key: key.clone(),
-            })?;
-            settings.push((key, values));
+                problems,
+            });
         }
         Ok(Self {
             path: Some(path.to_owned()),
@@ -165,7 +172,7 @@ mod tests {
     use clap::{CommandFactory as _, FromArgMatches as _};
 
     use super::*;
-    use crate::cli::{Cli, Transport};
+    use crate::cli::Cli;
 
     fn parse(yaml: &str, args: &[&str]) -> Result<Cli, String> {
         let file =
@@ -189,12 +196,12 @@ mod tests {
         let yaml =
             "transport: http\nlisten: 0.0.0.0:9000\nallowed-host: [a.example, b.example]\ndemo: true\n";
         let cli = parse(yaml, &["op-scim-mcp"]).expect("parses");
-        assert_eq!(cli.serve.transport, Transport::Http);
-        assert_eq!(cli.serve.listen.port(), 9000);
+        assert_eq!(cli.serve.transport, "http");
+        assert_eq!(cli.serve.listen, "0.0.0.0:9000");
         assert_eq!(cli.serve.allowed_hosts, ["a.example", "b.example"]);
         assert!(cli.serve.demo);
         let cli = parse(yaml, &["op-scim-mcp", "--listen", "127.0.0.1:7000"]).expect("parses");
-        assert_eq!(cli.serve.listen.port(), 7000);
+        assert_eq!(cli.serve.listen, "127.0.0.1:7000");
     }
 
     #[test]
@@ -205,8 +212,8 @@ mod tests {
         )
         .expect("parses");
         match cli.command {
-            Some(crate::cli::Command::Servers { state, .. }) => {
-                assert_eq!(state.database_url.as_deref(), Some("postgres://db/op"));
+            Some(crate::cli::Command::Servers { registry, .. }) => {
+                assert_eq!(registry.database_url.as_deref(), Some("postgres://db/op"));
             }
             _ => panic!("expected the servers command"),
         }
@@ -225,8 +232,15 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_value_in_the_file_is_refused_by_the_flag_parser() {
-        let error = refused("listen: not-an-address\n");
-        assert!(error.contains("not-an-address"), "{error}");
+    fn every_problem_of_the_file_is_named_at_once() {
+        let error = refused("bridge_url: https://x\nlisten: {host: x}\ndemo-user: 3\n");
+        for expected in [
+            "unknown setting `bridge_url`",
+            "`listen` must be a string",
+            "unknown setting `demo-user`",
+        ] {
+            assert!(error.contains(expected), "missing {expected}: {error}");
+        }
+        assert_eq!(error.lines().count(), 3, "{error}");
     }
 }

@@ -2,6 +2,9 @@
 
 mod cli;
 mod config_file;
+mod describe;
+mod invocation;
+mod live_check;
 mod registry_cmds;
 mod serve;
 mod settings;
@@ -10,101 +13,151 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
 
-use crate::cli::{Cli, Command, ConfigAction};
+use crate::cli::Cli;
 use crate::config_file::parse_with_file;
-use crate::settings::Sources;
+use crate::invocation::Invocation;
 
-/// A configuration problem: one line naming the flag or variable, exit code 2.
-pub struct ConfigProblem(pub String);
+/// Why a command failed: bad configuration (exit 2), or something that went wrong while it ran
+/// (exit 1). One line each, naming what to fix.
+pub enum Failure {
+    Config(String),
+    Runtime(String),
+}
+
+impl Failure {
+    pub fn config(message: impl std::fmt::Display) -> Self {
+        Self::Config(message.to_string())
+    }
+
+    pub fn runtime(message: impl std::fmt::Display) -> Self {
+        Self::Runtime(message.to_string())
+    }
+}
 
 fn main() -> ExitCode {
     let (matches, file) = match parse_with_file(Cli::command, std::env::args_os().collect()) {
         Ok(parsed) => parsed,
-        Err(error) => return fail(&ConfigProblem(error.to_string())),
+        Err(error) => return fail(&Failure::config(error)),
     };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
+    let command = file.apply(Cli::command());
+    let invocation = match invocation::settle(cli, &matches, &command) {
+        Ok(invocation) => invocation,
+        Err(problem) => return fail(&Failure::Config(problem)),
+    };
     init_logging();
-    let outcome = match cli.command {
+    let outcome = match invocation {
         // The registry commands run before any async runtime exists: the stores block.
-        Some(Command::Servers { action, state }) => registry_cmds::servers(action, &state),
-        Some(Command::ApiTokens { action, state }) => {
-            registry_cmds::keys(runtime::registry::KeyKind::ApiToken, action, &state)
+        Invocation::Servers(action, registry) => registry_cmds::servers(action, &registry),
+        Invocation::ApiTokens(action, registry) => {
+            registry_cmds::keys(runtime::registry::KeyKind::ApiToken, action, &registry)
         }
-        Some(Command::AdminKeys { action, state }) => {
-            registry_cmds::keys(runtime::registry::KeyKind::AdminKey, action, &state)
+        Invocation::AdminKeys(action, registry) => {
+            registry_cmds::keys(runtime::registry::KeyKind::AdminKey, action, &registry)
         }
-        Some(Command::Tools { tools }) => registry_cmds::print_tools(&tools),
-        Some(Command::Config {
-            action: ConfigAction::Check,
-        }) => config_check(&cli.serve, &matches, &file),
-        Some(Command::Probe { url, listen, timeout }) => {
-            let url = url.unwrap_or_else(|| serve::health_url(listen));
-            return serve::probe(&url, timeout);
+        Invocation::Tools(tools) => registry_cmds::print_tools(&tools),
+        Invocation::ConfigCheck { serve, live, typed } => {
+            let check = matches
+                .subcommand_matches("config")
+                .and_then(|config| config.subcommand_matches("check"));
+            let sources = describe::Sources {
+                matches: std::iter::once(&matches).chain(check).collect(),
+                command: &command,
+                file: &file,
+            };
+            config_check(&serve, &typed, live, &sources)
         }
-        Some(Command::Sim(args)) => with_runtime(|| async {
+        Invocation::Probe { url, listen, timeout } => {
+            return serve::probe(url.as_deref(), &listen, timeout);
+        }
+        Invocation::Sim(args) => with_runtime(|| async {
             bridge_sim::run_standalone(args)
                 .await
-                .map_err(|error| ConfigProblem(format!("{error:#}")))
+                .map_err(|error| Failure::runtime(format!("{error:#}")))
         }),
-        None => with_runtime(|| serve::serve(cli.serve)),
+        Invocation::Serve { args, typed } => with_runtime(|| serve::serve(args, typed)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(problem) => fail(&problem),
+        Err(failure) => fail(&failure),
     }
 }
 
-fn fail(problem: &ConfigProblem) -> ExitCode {
-    eprintln!("error: {}", problem.0);
-    ExitCode::from(2)
+fn fail(failure: &Failure) -> ExitCode {
+    match failure {
+        Failure::Config(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Failure::Runtime(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
-fn with_runtime<F: std::future::Future<Output = Result<(), ConfigProblem>>>(
+fn with_runtime<T, F: std::future::Future<Output = Result<T, Failure>>>(
     work: impl FnOnce() -> F,
-) -> Result<(), ConfigProblem> {
+) -> Result<T, Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|error| ConfigProblem(format!("cannot start the async runtime: {error}")))?;
+        .map_err(|error| Failure::runtime(format!("cannot start the async runtime: {error}")))?;
     runtime.block_on(work())
 }
 
 fn config_check(
     args: &cli::ServeArgs,
-    matches: &clap::ArgMatches,
-    file: &config_file::ConfigFile,
-) -> Result<(), ConfigProblem> {
-    match settings::resolve(args) {
-        Ok(config) => {
-            let command = Cli::command();
-            let sources = Sources {
-                matches,
-                command: &command,
-                file,
-            };
-            print!("{}", settings::describe(&config, &sources));
-            Ok(())
-        }
-        Err(settings::Problems(problems)) => {
+    typed: &[String],
+    live: bool,
+    sources: &describe::Sources<'_>,
+) -> Result<(), Failure> {
+    let config = match settings::resolve(args, typed) {
+        Ok(config) => config,
+        Err(settings::Problems { problems, warnings }) => {
             println!("configuration: invalid");
             for problem in &problems {
                 println!("  {problem}");
             }
-            Err(ConfigProblem(format!(
+            for warning in &warnings {
+                println!("warning: {warning}");
+            }
+            return Err(Failure::Config(format!(
                 "{} problem(s) in the configuration",
                 problems.len()
-            )))
+            )));
+        }
+    };
+    print!("{}", describe::describe(&config, sources));
+    if !live {
+        return Ok(());
+    }
+    let checks = with_runtime(|| async { Ok(live_check::run(&config).await) })?;
+    let mut failed = 0;
+    for (name, outcome) in &checks {
+        match outcome {
+            Ok(fine) => println!("live check: {name}: ok, {fine}"),
+            Err(problem) => {
+                failed += 1;
+                println!("live check: {name}: FAILED: {problem}");
+            }
         }
     }
+    if failed > 0 {
+        return Err(Failure::Config(format!("{failed} live check(s) failed")));
+    }
+    Ok(())
 }
 
 fn init_logging() {
     let json = std::env::var("OP_SCIM_LOG_FORMAT").is_ok_and(|value| value == "json");
+    // rmcp logs every HTTP request's session start and end at INFO; that is noise for an
+    // operator, who gets one line per tool call from us instead.
     let filter = tracing_subscriber::EnvFilter::try_from_env("OP_SCIM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
     // Logs go to stderr: on stdio, stdout carries the protocol.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -12,15 +12,17 @@ use runtime::gate::Access;
 use runtime::registry::{Registry, open_store};
 use runtime::serve::{HttpSettings, serve_http, serve_stdio};
 use runtime::upstream::{Secret, Upstream, UpstreamConfig};
-use runtime::{McpServer, Metrics, ServerSettings, Shared};
+use runtime::{McpServer, Metrics, ServerSettings, Shared, ToolNaming};
 use tokio_util::sync::CancellationToken;
 
-use crate::ConfigProblem;
-use crate::cli::{ServeArgs, Transport};
-use crate::settings::{self, Bridge, ServeConfig};
+use crate::Failure;
+use crate::cli::ServeArgs;
+use crate::settings::{self, Bridge, Callers, ServeConfig, Transport};
 
-pub async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
-    let config = settings::resolve(&args).map_err(|problems| ConfigProblem(problems.0.join("\n       ")))?;
+/// Serves `args`; `typed` holds the ids of the options typed on the command line.
+pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
+    let config = settings::resolve(&args, &typed)
+        .map_err(|found| Failure::Config(found.problems.join("\n       ")))?;
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
@@ -34,14 +36,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
             };
             let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
             let sim = bridge_sim::spawn(sim_config, loopback).await.map_err(|error| {
-                ConfigProblem(format!("--demo: cannot start the simulated bridge: {error}"))
+                Failure::runtime(format!("--demo: cannot start the simulated bridge: {error}"))
             })?;
             eprintln!(
                 "demo: simulated 1Password SCIM bridge at {} ({users} users)",
                 sim.base_url()
             );
             let upstream = Upstream::new(UpstreamConfig::new(sim.base_url(), Secret::new(sim.token())))
-                .map_err(|error| ConfigProblem(format!("--demo: {error}")))?;
+                .map_err(|error| Failure::runtime(format!("--demo: {error}")))?;
             demo = Some(sim);
             upstream
         }
@@ -49,7 +51,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
     };
     let audit = Arc::new(match &config.audit_log {
         Some(path) => AuditLog::file(path)
-            .map_err(|error| ConfigProblem(format!("--audit-log {}: {error}", path.display())))?,
+            .map_err(|error| Failure::config(format!("--audit-log {}: {error}", path.display())))?,
         None => AuditLog::stderr(),
     });
     // One instance for tool calls, upstream answers and registry errors: what /metrics shows.
@@ -65,27 +67,27 @@ pub async fn serve(args: ServeArgs) -> Result<(), ConfigProblem> {
         server_name: "op-scim-mcp".into(),
         server_version: env!("CARGO_PKG_VERSION").into(),
     };
-    let server =
-        McpServer::new(shared, CATALOG, settings).map_err(|error| ConfigProblem(error.to_string()))?;
+    let server = McpServer::new(shared, CATALOG, settings).map_err(Failure::config)?;
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_shutdown(shutdown.clone()));
+    tokio::spawn(reopen_on_hangup(audit.clone(), shutdown.clone()));
     let outcome = match config.transport {
         Transport::Stdio => {
             if demo.is_some() {
                 eprintln!(
                     "demo: serving MCP on stdio. Client configuration:\n{}",
-                    stdio_config_hint()
+                    stdio_config_hint(&args)
                 );
             }
-            serve_stdio(server, shutdown)
-                .await
-                .map_err(|error| ConfigProblem(error.to_string()))
+            serve_stdio(server, shutdown).await.map_err(Failure::runtime)
         }
-        Transport::Http => serve_over_http(server, &config, audit, metrics, shutdown).await,
+        Transport::Http => serve_over_http(server, &config, audit.clone(), metrics, shutdown).await,
     };
     if let Some(sim) = demo {
         sim.shutdown().await;
     }
+    // Every line sent is written before the process ends.
+    audit.close().await;
     outcome
 }
 
@@ -95,19 +97,15 @@ async fn serve_over_http(
     audit: Arc<AuditLog>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
-) -> Result<(), ConfigProblem> {
+) -> Result<(), Failure> {
     let registry = match &config.registry {
         Some(location) => {
             let opening = location.clone();
             // Opening may connect to PostgreSQL and run migrations: blocking work.
             let store = tokio::task::spawn_blocking(move || open_store(&opening))
                 .await
-                .map_err(|error| ConfigProblem(format!("opening the registry: {error}")))?
-                .map_err(|error| ConfigProblem(format!("registry {}: {error}", location.redacted())))?;
-            eprintln!(
-                "registry mode ({}): every /mcp request needs a server token (op-scim-mcp servers create)",
-                location.redacted()
-            );
+                .map_err(|error| Failure::runtime(format!("opening the registry: {error}")))?
+                .map_err(|error| Failure::runtime(format!("registry {}: {error}", location.redacted())))?;
             Some(Arc::new(Registry::new(store)))
         }
         None => None,
@@ -119,13 +117,22 @@ async fn serve_over_http(
         audit: Some(audit),
         metrics,
     });
-    let settings = HttpSettings::new(config.guards.clone()).with_shutdown_grace(config.shutdown_grace);
+    let mut settings = HttpSettings::new(config.rules.clone())
+        .with_shutdown_grace(config.shutdown_grace)
+        .with_connection_limits(config.limits);
+    if config.callers == Callers::Anyone {
+        settings = settings.with_notice(format!(
+            "unauthenticated: anyone who can reach this server may call {} tools ({}), --allow-unauthenticated",
+            config.tools_in_scope(),
+            config.scope
+        ));
+    }
+    let callers = config.callers;
     let served = serve_http(server, config.listen, &settings, access, shutdown, |addr| {
-        eprintln!("serving MCP over HTTP at http://{addr}/mcp");
-        eprintln!("connect, e.g.: claude mcp add --transport http op-scim http://{addr}/mcp");
+        announce(addr, callers, config);
     })
     .await
-    .map_err(|error| ConfigProblem(error.to_string()));
+    .map_err(Failure::runtime);
     if let Some(registry) = registry {
         // A PostgreSQL store owns blocking clients; let them go off the async workers.
         let _ = tokio::task::spawn_blocking(move || drop(registry)).await;
@@ -133,14 +140,60 @@ async fn serve_over_http(
     served
 }
 
-fn stdio_config_hint() -> String {
+/// The start-up lines: where to connect, with what.
+fn announce(addr: SocketAddr, callers: Callers, config: &ServeConfig) {
+    match callers {
+        Callers::Tokens => {
+            let location = config
+                .registry
+                .as_ref()
+                .map(|location| location.redacted())
+                .unwrap_or_default();
+            eprintln!("serving MCP over HTTP at http://{addr}/mcp");
+            eprintln!(
+                "registry {location}: every request needs a server token, as http://{addr}/mcp/<token> or with \
+                 `Authorization: Bearer <token>`; make one with `op-scim-mcp servers create --name NAME --methods read` \
+                 (same --state/--database-url) or POST /admin/servers"
+            );
+        }
+        Callers::Local | Callers::Anyone => {
+            eprintln!("serving MCP over HTTP at http://{addr}/mcp");
+            eprintln!("connect, e.g.: claude mcp add --transport http op-scim http://{addr}/mcp");
+            if callers == Callers::Anyone {
+                tracing::warn!(
+                    "UNAUTHENTICATED: anyone who can reach {addr} may call {} tools ({}) without a token",
+                    config.tools_in_scope(),
+                    config.scope
+                );
+            }
+        }
+    }
+}
+
+/// The demo's client configuration, with every scope option it was started with, so that the
+/// configuration printed grants what this server grants and no more.
+fn stdio_config_hint(args: &ServeArgs) -> String {
     let exe = std::env::current_exe()
         .map(|path| path.display().to_string())
         .unwrap_or_else(|_| "op-scim-mcp".into());
     serde_json::to_string_pretty(&serde_json::json!({
-        "mcpServers": { "op-scim": { "command": exe, "args": ["--demo"] } }
+        "mcpServers": { "op-scim": { "command": exe, "args": demo_arguments(args) } }
     }))
     .unwrap_or_default()
+}
+
+fn demo_arguments(args: &ServeArgs) -> Vec<String> {
+    let mut arguments = vec!["--demo".to_owned()];
+    if let Some(methods) = &args.tools.methods {
+        arguments.extend(["--methods".to_owned(), methods.join(",")]);
+    }
+    if let Some(tags) = &args.tools.tags {
+        arguments.extend(["--tags".to_owned(), tags.join(",")]);
+    }
+    if settings::naming(&args.tools.tool_names).is_ok_and(|naming| naming == ToolNaming::Portable) {
+        arguments.extend(["--tool-names".to_owned(), "portable".to_owned()]);
+    }
+    arguments
 }
 
 async fn signal_shutdown(token: CancellationToken) {
@@ -168,6 +221,36 @@ async fn signal_shutdown(token: CancellationToken) {
     token.cancel();
 }
 
+/// On SIGHUP, reopens the audit log (logrotate moved it away) instead of dying, SIGHUP's
+/// default.
+async fn reopen_on_hangup(audit: Arc<AuditLog>, stop: CancellationToken) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: the audit log will not be reopened on rotation");
+            return;
+        };
+        loop {
+            tokio::select! {
+                received = hangups.recv() => {
+                    if received.is_none() {
+                        return;
+                    }
+                    match audit.reopen().await {
+                        Ok(()) => tracing::info!(audit_log = audit.target(), "SIGHUP: audit log reopened"),
+                        Err(error) => tracing::error!(error = %error, "SIGHUP: could not reopen the audit log"),
+                    }
+                }
+                () = stop.cancelled() => return,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (audit, stop);
+    }
+}
+
 /// `/healthz` of a server listening on `listen`, reached over loopback when it listens on all
 /// interfaces.
 pub fn health_url(listen: SocketAddr) -> String {
@@ -181,8 +264,36 @@ pub fn health_url(listen: SocketAddr) -> String {
     format!("http://{target}/healthz")
 }
 
-/// `op-scim-mcp probe`: 0 when `url` answers 200 within `timeout`, else 1 with the reason.
-pub fn probe(url: &str, timeout: Duration) -> ExitCode {
+/// `op-scim-mcp probe`: 0 when the URL (default: `/healthz` on `listen`) answers 200 within
+/// `timeout`, else 1 with the reason; 2 when the input is not a URL or an address.
+pub fn probe(url: Option<&str>, listen: &str, timeout: Duration) -> ExitCode {
+    let url = match url {
+        Some(url) => match reqwest::Url::parse(url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => parsed,
+            Ok(parsed) => {
+                return bad_input(&format!(
+                    "--url `{url}` is a {} URL; give an http(s) URL",
+                    parsed.scheme()
+                ));
+            }
+            Err(error) => {
+                return bad_input(&format!(
+                    "--url `{url}` is not a URL ({error}); e.g. http://127.0.0.1:8787/healthz"
+                ));
+            }
+        },
+        None => match listen.trim().parse::<SocketAddr>() {
+            Ok(addr) => match reqwest::Url::parse(&health_url(addr)) {
+                Ok(parsed) => parsed,
+                Err(error) => return bad_input(&format!("cannot probe {addr}: {error}")),
+            },
+            Err(_) => {
+                return bad_input(&format!(
+                    "--listen (or OP_SCIM_LISTEN) `{listen}` is not an address like 127.0.0.1:8787"
+                ));
+            }
+        },
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -190,17 +301,29 @@ pub fn probe(url: &str, timeout: Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let shown = runtime::redact::redact_url(url.as_str());
     let outcome = runtime.block_on(async {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
-            .map_err(|error| error.to_string())?;
-        let response = client.get(url).send().await.map_err(|error| error.to_string())?;
+            .map_err(|error| format!("cannot build an HTTP client: {error}"))?;
+        let response = client.get(url).send().await.map_err(|error| {
+            if error.is_timeout() {
+                format!(
+                    "{shown} did not answer within {}",
+                    humantime::format_duration(timeout)
+                )
+            } else if error.is_connect() {
+                format!("{shown}: cannot connect (is the server running and listening there?)")
+            } else {
+                format!("{shown}: {error}")
+            }
+        })?;
         if response.status() == reqwest::StatusCode::OK {
             Ok(())
         } else {
-            Err(format!("{url} answered {}", response.status()))
+            Err(format!("{shown} answered {}", response.status()))
         }
     });
     match outcome {
@@ -210,4 +333,9 @@ pub fn probe(url: &str, timeout: Duration) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn bad_input(message: &str) -> ExitCode {
+    eprintln!("probe: {message}");
+    ExitCode::from(2)
 }

@@ -1,22 +1,24 @@
 //! The serving configuration, resolved and checked once: `serve` runs it and `config check`
 //! prints it. Every problem is reported at once, each naming its flag or variable.
+//!
+//! Besides the values themselves, a few combinations are refused or warned about, because this
+//! server can suspend every person in a company: an HTTP server reachable from other machines
+//! must authenticate its callers, and secrets should travel neither in clear text nor in flags.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::ArgMatches;
-use clap::parser::ValueSource;
 use generated_server::TOOLS;
+use runtime::connections::ConnectionLimits;
 use runtime::cursor::CursorKey;
+use runtime::http_guard::HostRules;
 use runtime::registry::RegistryLocation;
-use runtime::serve::HttpGuards;
+use runtime::scope::ScopeError;
 use runtime::upstream::{Secret, Upstream, UpstreamConfig};
-use runtime::{Scope, ToolNaming};
+use runtime::{Scope, ToolNaming, Vocabulary};
 
-use crate::cli::{ServeArgs, Transport};
-use crate::config_file::ConfigFile;
+use crate::cli::{ServeArgs, ToolArgs};
 
 /// Where the tools' calls go.
 pub enum Bridge {
@@ -40,6 +42,23 @@ pub enum CursorSecret {
     Random,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Stdio,
+    Http,
+}
+
+/// Who may call the tools over HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Callers {
+    /// Only processes on this machine (a loopback address), or stdio.
+    Local,
+    /// Holders of a server token from the registry.
+    Tokens,
+    /// Anyone who can reach the address: asked for with --allow-unauthenticated.
+    Anyone,
+}
+
 pub struct ServeConfig {
     pub transport: Transport,
     pub listen: SocketAddr,
@@ -47,11 +66,13 @@ pub struct ServeConfig {
     pub cursor: CursorSecret,
     pub registry: Option<RegistryLocation>,
     pub public_url: String,
-    pub guards: HttpGuards,
+    pub rules: HostRules,
+    pub limits: ConnectionLimits,
     pub audit_log: Option<PathBuf>,
     pub scope: Scope,
     pub naming: ToolNaming,
     pub shutdown_grace: Duration,
+    pub callers: Callers,
     /// Legal but probably not what was meant; logged at start and shown by `config check`.
     pub warnings: Vec<String>,
 }
@@ -63,113 +84,104 @@ impl ServeConfig {
             CursorSecret::Random => CursorKey::random(),
         }
     }
+
+    /// How many tools the scope serves.
+    pub fn tools_in_scope(&self) -> usize {
+        TOOLS.iter().filter(|tool| self.scope.allows(&tool.spec)).count()
+    }
 }
 
-/// Every problem found, one line each.
+/// Every problem found, one line each, and the warnings found beside them.
 #[derive(Debug)]
-pub struct Problems(pub Vec<String>);
+pub struct Problems {
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+}
 
-pub fn resolve(args: &ServeArgs) -> Result<ServeConfig, Problems> {
+/// Resolves `args`; `typed` holds the ids of the options given on the command line (not from
+/// the environment or a file), for the warnings about secrets in flags.
+pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Problems> {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
 
-    let scope = match Scope::parse(&args.tools.methods, &args.tools.tags) {
-        Ok(scope) if TOOLS.iter().any(|tool| scope.allows(&tool.spec)) => Some(scope),
-        Ok(scope) => {
-            problems.push(format!("--methods/--tags: the scope ({scope}) matches no tool"));
-            None
-        }
-        Err(error) => {
-            problems.push(format!("--methods/--tags: {error}"));
-            None
-        }
-    };
-
-    let bridge = match (args.demo, &args.bridge_url) {
-        (true, Some(_)) => {
-            problems.push(
-                "--demo and --bridge-url exclude each other: pick the simulated or a real bridge".into(),
-            );
-            None
-        }
-        (true, None) => Some(Bridge::Demo {
-            users: args.demo_users,
+    let transport = noted(&mut problems, parse_transport(&args.transport));
+    let listen = noted(
+        &mut problems,
+        args.listen
+            .trim()
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("--listen `{}` is not an address like 127.0.0.1:8787", args.listen)),
+    );
+    let shutdown_grace = noted(&mut problems, duration("--shutdown-grace", &args.shutdown_grace));
+    let header_timeout = noted(
+        &mut problems,
+        duration("--header-timeout", &args.header_timeout).and_then(|timeout| {
+            if timeout.is_zero() {
+                Err("--header-timeout must be more than 0s".into())
+            } else {
+                Ok(timeout)
+            }
         }),
-        (false, None) => {
-            problems.push(
-                "--bridge-url (or OP_SCIM_BRIDGE_URL) is required; use --demo to try the built-in simulated bridge"
-                    .into(),
-            );
-            None
-        }
-        (false, Some(url)) => match read_secret(
-            args.bearer_token_file.as_deref(),
-            "--bearer-token-file",
-            "OP_SCIM_BEARER_TOKEN",
-        ) {
-            Ok((token, token_from)) => match Upstream::new(UpstreamConfig::new(url.clone(), token)) {
-                Ok(upstream) => Some(Bridge::Remote { upstream, token_from }),
-                Err(error) => {
-                    problems.push(format!("--bridge-url: {error}"));
-                    None
-                }
-            },
-            Err(problem) => {
-                problems.push(problem);
-                None
-            }
-        },
-    };
+    );
+    let max_connections = noted(
+        &mut problems,
+        count("--max-connections", &args.max_connections, 1),
+    );
+    let demo_users = noted(&mut problems, count("--demo-users", &args.demo_users, 1));
+    let scope = noted(&mut problems, scope(&args.tools));
+    let naming = noted(&mut problems, naming(&args.tools.tool_names));
+    let bridge = noted(&mut problems, bridge(args, demo_users.unwrap_or(1)));
+    let cursor = noted(&mut problems, cursor_secret(args));
+    let registry = noted(&mut problems, registry(args));
+    let transport_and_listen = transport.zip(listen);
+    let callers = transport_and_listen.and_then(|(transport, listen)| {
+        noted(
+            &mut problems,
+            callers(
+                transport,
+                listen,
+                registry.as_ref().and_then(Option::as_ref),
+                args,
+            ),
+        )
+    });
 
-    let cursor = match read_optional_secret(
-        args.cursor_key_file.as_deref(),
-        "--cursor-key-file",
-        "OP_SCIM_CURSOR_KEY",
-    ) {
-        Ok(Some((secret, from))) => match CursorKey::from_secret(secret.expose().as_bytes()) {
-            Ok(key) => Some(CursorSecret::Shared { key, from }),
-            Err(error) => {
-                problems.push(format!("{from}: {error}"));
-                None
-            }
-        },
-        Ok(None) => Some(CursorSecret::Random),
-        Err(problem) => {
-            problems.push(problem);
-            None
-        }
-    };
-
-    let registry = match (&args.state, &args.database_url) {
-        (Some(_), Some(_)) => {
-            problems.push("--state (SQLite) and --database-url (PostgreSQL) exclude each other".into());
-            None
-        }
-        (Some(path), None) => Some(RegistryLocation::Sqlite(path.clone())),
-        (None, Some(url)) => match RegistryLocation::parse(url) {
-            Ok(location @ RegistryLocation::Postgres(_)) => Some(location),
-            Ok(RegistryLocation::Sqlite(_)) => {
-                problems.push("--database-url must be a postgres:// URL (use --state for SQLite)".into());
-                None
-            }
-            Err(error) => {
-                problems.push(format!("--database-url: {error}"));
-                None
-            }
-        },
-        (None, None) => None,
-    };
-    if registry.is_some() && args.transport == Transport::Stdio {
+    if let (Some(Some(_)), Some(Transport::Stdio)) = (&registry, transport) {
         problems
             .push("--state/--database-url serve scoped servers over HTTP only: add --transport http".into());
     }
-    if let Some((security, false)) = registry.as_ref().and_then(RegistryLocation::transport_security) {
+    if let Some(Some(RegistryLocation::Sqlite(path))) = &registry {
+        let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty());
+        match parent {
+            Some(parent) if !parent.is_dir() => problems.push(format!(
+                "--state {}: the directory {} does not exist",
+                path.display(),
+                parent.display()
+            )),
+            _ => warnings.extend(runtime::files::readable_by_others(path)),
+        }
+    }
+    if let Some(path) = &args.audit_log {
+        let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty());
+        match parent {
+            Some(parent) if !parent.is_dir() => problems.push(format!(
+                "--audit-log {}: the directory {} does not exist",
+                path.display(),
+                parent.display()
+            )),
+            _ => warnings.extend(runtime::files::readable_by_others(path)),
+        }
+    }
+    if let Some(Some(location)) = &registry
+        && let Some((security, false)) = location.transport_security()
+    {
         warnings.push(format!(
             "the PostgreSQL connection is {security}: say sslmode=verify-full in --database-url unless the \
              network to the database is trusted"
         ));
     }
-    if matches!(registry, Some(RegistryLocation::Postgres(_))) && matches!(cursor, Some(CursorSecret::Random))
+    if matches!(registry, Some(Some(RegistryLocation::Postgres(_))))
+        && matches!(cursor, Some(CursorSecret::Random))
     {
         warnings.push(
             "no OP_SCIM_CURSOR_KEY: each replica signs cursors with its own random key, so a next_cursor \
@@ -177,49 +189,262 @@ pub fn resolve(args: &ServeArgs) -> Result<ServeConfig, Problems> {
                 .into(),
         );
     }
-
-    let mut guards = HttpGuards::default();
-    if !args.allowed_hosts.is_empty() {
-        guards.allowed_hosts = args.allowed_hosts.clone();
+    if let Some(Bridge::Remote { upstream, .. }) = &bridge {
+        warnings.extend(clear_text_bridge(upstream.base_url()));
     }
-    guards.allowed_origins = args.allowed_origins.clone();
-    if args.transport == Transport::Http && !args.listen.ip().is_loopback() && args.allowed_hosts.is_empty() {
+    for (id, flag, variable) in [
+        ("database_url", "--database-url", "OP_SCIM_DATABASE_URL"),
+        ("bridge_url", "--bridge-url", "OP_SCIM_BRIDGE_URL"),
+    ] {
+        let value = if id == "database_url" {
+            &args.database_url
+        } else {
+            &args.bridge_url
+        };
+        if typed.iter().any(|typed| typed == id) && value.as_deref().is_some_and(has_password) {
+            warnings.push(format!(
+                "{flag} on the command line carries a password, which other users of this machine can read \
+                 in the process list: set {variable} or put it in the --config file instead"
+            ));
+        }
+    }
+    if let (Some(Transport::Http), Some(listen)) = (transport, listen)
+        && !listen.ip().is_loopback()
+        && args.allowed_hosts.is_empty()
+    {
         warnings.push(format!(
-            "listening on {} but --allowed-host is not set: /mcp accepts only loopback Host names",
-            args.listen
+            "listening on {listen} but --allowed-host is not set: /mcp accepts only loopback Host names, so \
+             add the name clients use"
         ));
     }
-    if args.shutdown_grace.is_zero() {
+    if let (Some(Callers::Anyone), Some(listen), Some(scope)) = (callers, listen, &scope) {
+        warnings.push(format!(
+            "--allow-unauthenticated: anyone who can reach {listen} may call {} of {} tools ({scope}) without a token",
+            TOOLS.iter().filter(|tool| scope.allows(&tool.spec)).count(),
+            TOOLS.len()
+        ));
+    }
+    if args.allow_unauthenticated && callers == Some(Callers::Tokens) {
+        warnings
+            .push("--allow-unauthenticated has no effect: the registry asks every caller for a token".into());
+    }
+    if shutdown_grace.is_some_and(|grace| grace.is_zero()) {
         warnings.push("--shutdown-grace 0s: SIGTERM cuts off calls in flight".into());
     }
 
     if !problems.is_empty() {
-        return Err(Problems(problems));
+        return Err(Problems { problems, warnings });
     }
-    let (Some(scope), Some(bridge), Some(cursor)) = (scope, bridge, cursor) else {
-        return Err(Problems(vec!["incomplete configuration".into()]));
+    let (
+        Some(transport),
+        Some(listen),
+        Some(bridge),
+        Some(cursor),
+        Some(registry),
+        Some(scope),
+        Some(naming),
+        Some(shutdown_grace),
+        Some(header_read_timeout),
+        Some(max_connections),
+        Some(callers),
+    ) = (
+        transport,
+        listen,
+        bridge,
+        cursor,
+        registry,
+        scope,
+        naming,
+        shutdown_grace,
+        header_timeout,
+        max_connections,
+        callers,
+    )
+    else {
+        return Err(Problems {
+            problems: vec!["incomplete configuration".into()],
+            warnings,
+        });
     };
     Ok(ServeConfig {
-        transport: args.transport,
-        listen: args.listen,
+        transport,
+        listen,
         bridge,
         cursor,
         registry,
         public_url: args
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", args.listen)),
-        guards,
+            .unwrap_or_else(|| format!("http://{listen}")),
+        rules: HostRules::new(&args.allowed_hosts, &args.allowed_origins),
+        limits: ConnectionLimits {
+            max_connections,
+            header_read_timeout,
+            ..ConnectionLimits::default()
+        },
         audit_log: args.audit_log.clone(),
         scope,
-        naming: args.tools.tool_names.into(),
-        shutdown_grace: args.shutdown_grace,
+        naming,
+        shutdown_grace,
+        callers,
         warnings,
     })
 }
 
+/// The value, or `None` with the problem noted.
+fn noted<T>(problems: &mut Vec<String>, outcome: Result<T, String>) -> Option<T> {
+    outcome.map_err(|problem| problems.push(problem)).ok()
+}
+
+/// The scope of `--methods` and `--tags`, checked against the tools this binary has.
+pub fn scope(args: &ToolArgs) -> Result<Scope, String> {
+    let scope = Scope::parse(
+        args.methods.as_deref(),
+        args.tags.as_deref(),
+        &Vocabulary::of(TOOLS),
+    )
+    .map_err(|error| match &error {
+        ScopeError::Empty { axis, .. } | ScopeError::Unknown { axis, .. } => format!("--{axis}: {error}"),
+    })?;
+    if TOOLS.iter().any(|tool| scope.allows(&tool.spec)) {
+        Ok(scope)
+    } else {
+        Err(format!("--methods/--tags: the scope ({scope}) matches no tool"))
+    }
+}
+
+pub fn naming(text: &str) -> Result<ToolNaming, String> {
+    match text.trim() {
+        "default" => Ok(ToolNaming::Default),
+        "portable" => Ok(ToolNaming::Portable),
+        other => Err(format!("--tool-names `{other}` is not one of default, portable")),
+    }
+}
+
+fn parse_transport(text: &str) -> Result<Transport, String> {
+    match text.trim() {
+        "stdio" => Ok(Transport::Stdio),
+        "http" => Ok(Transport::Http),
+        other => Err(format!("--transport `{other}` is not one of stdio, http")),
+    }
+}
+
+fn duration(flag: &str, text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|error| format!("{flag} `{text}` is not a duration like 25s ({error})"))
+}
+
+fn count(flag: &str, text: &str, minimum: usize) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(value) if value >= minimum => Ok(value),
+        _ => Err(format!(
+            "{flag} `{text}` is not a whole number of at least {minimum}"
+        )),
+    }
+}
+
+/// Who may call over HTTP, or why the combination is refused: a non-loopback address without
+/// a registry would serve every tool to anyone, unless someone asked for exactly that.
+fn callers(
+    transport: Transport,
+    listen: SocketAddr,
+    registry: Option<&RegistryLocation>,
+    args: &ServeArgs,
+) -> Result<Callers, String> {
+    if transport == Transport::Stdio || registry.is_none() && listen.ip().is_loopback() {
+        return Ok(Callers::Local);
+    }
+    if registry.is_some() {
+        return Ok(Callers::Tokens);
+    }
+    if args.allow_unauthenticated {
+        return Ok(Callers::Anyone);
+    }
+    Err(format!(
+        "--listen {listen} is reachable from other machines, and nothing would authenticate callers: anyone \
+         who can reach it could call every tool in scope, suspend and delete included. Do one of: serve \
+         scoped servers with tokens (--state FILE or --database-url postgres://..., then op-scim-mcp servers \
+         create); listen on loopback only (--listen 127.0.0.1:{port}) behind a proxy that authenticates; or, \
+         if something in front already authenticates every caller, say --allow-unauthenticated",
+        port = listen.port()
+    ))
+}
+
+fn bridge(args: &ServeArgs, demo_users: usize) -> Result<Bridge, String> {
+    match (args.demo, &args.bridge_url) {
+        (true, Some(_)) => Err("--demo and --bridge-url exclude each other: pick the simulated or a real bridge".into()),
+        (true, None) => Ok(Bridge::Demo { users: demo_users }),
+        (false, None) => Err(
+            "--bridge-url (or OP_SCIM_BRIDGE_URL) is required; use --demo to try the built-in simulated bridge".into(),
+        ),
+        (false, Some(url)) => {
+            let (token, token_from) = read_secret(
+                args.bearer_token_file.as_deref(),
+                "--bearer-token-file",
+                "OP_SCIM_BEARER_TOKEN",
+            )?;
+            let upstream = Upstream::new(UpstreamConfig::new(url.clone(), token))
+                .map_err(|error| format!("--bridge-url: {error}"))?;
+            Ok(Bridge::Remote { upstream, token_from })
+        }
+    }
+}
+
+fn cursor_secret(args: &ServeArgs) -> Result<CursorSecret, String> {
+    match read_optional_secret(
+        args.cursor_key_file.as_deref(),
+        "--cursor-key-file",
+        "OP_SCIM_CURSOR_KEY",
+    )? {
+        Some((secret, from)) => CursorKey::from_secret(secret.expose().as_bytes())
+            .map(|key| CursorSecret::Shared {
+                key,
+                from: from.clone(),
+            })
+            .map_err(|error| format!("{from}: {error}")),
+        None => Ok(CursorSecret::Random),
+    }
+}
+
+fn registry(args: &ServeArgs) -> Result<Option<RegistryLocation>, String> {
+    match (&args.state, &args.database_url) {
+        (Some(_), Some(_)) => {
+            Err("--state (SQLite) and --database-url (PostgreSQL) exclude each other".into())
+        }
+        (Some(path), None) => Ok(Some(RegistryLocation::Sqlite(path.clone()))),
+        (None, Some(url)) => match RegistryLocation::parse(url) {
+            Ok(location @ RegistryLocation::Postgres(_)) => Ok(Some(location)),
+            Ok(RegistryLocation::Sqlite(_)) => {
+                Err("--database-url must be a postgres:// URL (use --state for SQLite)".into())
+            }
+            Err(error) => Err(format!("--database-url: {error}")),
+        },
+        (None, None) => Ok(None),
+    }
+}
+
+/// A warning when the bridge is reached over plain HTTP on another machine: the bearer token
+/// would cross the network in clear text.
+fn clear_text_bridge(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let host = parsed.host_str()?.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    (parsed.scheme() == "http" && !loopback).then(|| {
+        format!(
+            "--bridge-url {} is plain http: the bridge's bearer token crosses the network in clear text; use https://",
+            runtime::redact::redact_url(url)
+        )
+    })
+}
+
+/// Whether a URL carries a password (`user:password@` or `password=`).
+fn has_password(url: &str) -> bool {
+    runtime::redact::redact_url(url) != url
+}
+
 /// A secret from `--x-file` (first) or the environment; `None` when neither is set.
-fn read_optional_secret(
+pub fn read_optional_secret(
     file: Option<&Path>,
     flag: &str,
     variable: &str,
@@ -244,132 +469,29 @@ fn read_secret(file: Option<&Path>, flag: &str, variable: &str) -> Result<(Secre
     read_optional_secret(file, flag, variable)?.ok_or_else(|| format!("{variable} (or {flag}) is required"))
 }
 
-/// Where a setting's value came from, for `config check`.
-pub struct Sources<'a> {
-    pub matches: &'a ArgMatches,
-    pub command: &'a clap::Command,
-    pub file: &'a ConfigFile,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Sources<'_> {
-    fn of(&self, id: &str) -> String {
-        let arg = self.command.get_arguments().find(|arg| arg.get_id() == id);
-        let long = arg.and_then(|arg| arg.get_long()).unwrap_or(id);
-        match self.matches.value_source(id) {
-            Some(ValueSource::CommandLine) => format!("--{long}"),
-            Some(ValueSource::EnvVariable) => arg
-                .and_then(|arg| arg.get_env())
-                .map_or_else(|| "environment".into(), |env| env.to_string_lossy().into_owned()),
-            _ if self.file.keys().any(|key| key == long) => match &self.file.path {
-                Some(path) => format!("{}", path.display()),
-                None => "config file".into(),
-            },
-            _ => "default".into(),
+    #[test]
+    fn clear_text_is_named_for_remote_bridges_only() {
+        assert!(clear_text_bridge("http://scim.example.com").is_some());
+        assert!(clear_text_bridge("http://user:pw@10.0.0.5:8080/scim").is_some_and(|w| !w.contains("pw@")));
+        for fine in [
+            "https://scim.example.com",
+            "http://127.0.0.1:9000",
+            "http://localhost:9000",
+            "http://[::1]:1",
+        ] {
+            assert_eq!(clear_text_bridge(fine), None, "{fine}");
         }
     }
-}
 
-/// What `config check` prints: every setting, where it came from, secrets masked.
-pub fn describe(config: &ServeConfig, sources: &Sources<'_>) -> String {
-    let mut out = String::from("configuration: valid\n");
-    let mut line = |name: &str, value: String, id: Option<&str>| {
-        let from = id.map(|id| format!("  ({})", sources.of(id))).unwrap_or_default();
-        let _ = writeln!(out, "  {name:<16}{value}{from}");
-    };
-    if let Some(path) = &sources.file.path {
-        line("config file", path.display().to_string(), None);
+    #[test]
+    fn passwords_in_urls_are_recognised() {
+        assert!(has_password("postgres://op:secret@db/op"));
+        assert!(has_password("postgres://db/op?password=secret"));
+        assert!(!has_password("postgres://op@db/op"));
+        assert!(!has_password("https://scim.example.com"));
     }
-    let transport = match config.transport {
-        Transport::Stdio => "stdio",
-        Transport::Http => "http",
-    };
-    line("transport", transport.into(), Some("transport"));
-    if config.transport == Transport::Http {
-        line("listen", config.listen.to_string(), Some("listen"));
-        line(
-            "allowed hosts",
-            config.guards.allowed_hosts.join(", "),
-            Some("allowed_hosts"),
-        );
-        let origins = if config.guards.allowed_origins.is_empty() {
-            "own loopback origin only".to_owned()
-        } else {
-            config.guards.allowed_origins.join(", ")
-        };
-        line("allowed origins", origins, Some("allowed_origins"));
-        line(
-            "endpoints",
-            match config.registry {
-                Some(_) => "/mcp/<token>, /mcp (Bearer), /admin/servers, /healthz, /readyz, /metrics",
-                None => "/mcp, /healthz, /readyz, /metrics",
-            }
-            .into(),
-            None,
-        );
-        line(
-            "shutdown grace",
-            humantime::format_duration(config.shutdown_grace).to_string(),
-            Some("shutdown_grace"),
-        );
-    }
-    match &config.bridge {
-        Bridge::Demo { users } => line(
-            "bridge",
-            format!("built-in simulated bridge, {users} users"),
-            Some("demo"),
-        ),
-        Bridge::Remote { upstream, token_from } => {
-            line("bridge", upstream.base_url().to_owned(), Some("bridge_url"));
-            line("bridge token", format!("*** (from {token_from})"), None);
-        }
-    }
-    match &config.cursor {
-        CursorSecret::Shared { from, .. } => line("cursor key", format!("*** shared (from {from})"), None),
-        CursorSecret::Random => line("cursor key", "random per process".into(), None),
-    }
-    match &config.registry {
-        Some(location @ RegistryLocation::Sqlite(_)) => {
-            line(
-                "registry",
-                format!("SQLite {}", location.redacted()),
-                Some("state"),
-            );
-            line("public url", config.public_url.clone(), Some("public_url"));
-        }
-        Some(location @ RegistryLocation::Postgres(_)) => {
-            line(
-                "registry",
-                format!("PostgreSQL {}", location.redacted()),
-                Some("database_url"),
-            );
-            if let Some((security, _)) = location.transport_security() {
-                line("registry link", security.into(), None);
-            }
-            line("public url", config.public_url.clone(), Some("public_url"));
-        }
-        None => line("registry", "none: one unscoped server at /mcp".into(), None),
-    }
-    let in_scope = TOOLS
-        .iter()
-        .filter(|tool| config.scope.allows(&tool.spec))
-        .count();
-    line(
-        "scope",
-        format!("{} ({in_scope} of {} tools)", config.scope, TOOLS.len()),
-        Some("methods"),
-    );
-    let naming = match config.naming {
-        ToolNaming::Default => "default",
-        ToolNaming::Portable => "portable",
-    };
-    line("tool names", naming.into(), Some("tool_names"));
-    let audit = config
-        .audit_log
-        .as_ref()
-        .map_or_else(|| "stderr".to_owned(), |path| path.display().to_string());
-    line("audit log", audit, Some("audit_log"));
-    for warning in &config.warnings {
-        let _ = writeln!(out, "warning: {warning}");
-    }
-    out
 }

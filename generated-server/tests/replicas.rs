@@ -2,69 +2,29 @@
 //! balancer: what one replica changes, the other enforces on its next request; a cursor issued
 //! by one pages on the other; killing one mid-load loses no acknowledged change.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use testkit::Served;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_op-scim-mcp");
 const CURSOR_KEY: &str = "replicas-share-this-cursor-key-0123456789";
 
 /// One replica: a child process on an ephemeral loopback port, killed when dropped.
-struct Replica {
-    child: Child,
-    base: String,
-    log: Arc<Mutex<String>>,
-}
-
-impl Replica {
-    fn start(database_url: &str, bridge_url: &str, bridge_token: &str) -> Self {
-        let mut child = Command::new(BINARY)
-            .args(["--transport", "http", "--listen", "127.0.0.1:0"])
-            .env_clear()
-            .env("OP_SCIM_BRIDGE_URL", bridge_url)
-            .env("OP_SCIM_BEARER_TOKEN", bridge_token)
-            .env("OP_SCIM_DATABASE_URL", database_url)
-            .env("OP_SCIM_CURSOR_KEY", CURSOR_KEY)
-            .env("OP_SCIM_SHUTDOWN_GRACE", "5s")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("replica starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (address, ready) = mpsc::channel();
-        let sink = log.clone();
-        // Keep draining stderr so the replica never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("serving MCP over HTTP at ") {
-                    let _ = address.send(rest.trim_end_matches("/mcp").to_owned());
-                }
-                let mut log = sink.lock().expect("log");
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let base = ready
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("replica did not start:\n{}", log.lock().expect("log")));
-        Self { child, base, log }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        self.kill();
-    }
+fn replica(database_url: &str, bridge_url: &str, bridge_token: &str) -> Served {
+    let mut command = Command::new(BINARY);
+    command
+        .args(["--transport", "http", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("OP_SCIM_BRIDGE_URL", bridge_url)
+        .env("OP_SCIM_BEARER_TOKEN", bridge_token)
+        .env("OP_SCIM_DATABASE_URL", database_url)
+        .env("OP_SCIM_CURSOR_KEY", CURSOR_KEY)
+        .env("OP_SCIM_SHUTDOWN_GRACE", "5s");
+    Served::start(command)
 }
 
 fn admin_key(database_url: &str) -> String {
@@ -97,11 +57,17 @@ fn client() -> reqwest::Client {
         .expect("client")
 }
 
-async fn create_server(replica: &Replica, admin: &str, name: &str) -> (String, String) {
+/// A server made through `replica`'s admin API: read-only unless `methods` says more.
+async fn create_server(replica: &Served, admin: &str, name: &str, methods: &[&str]) -> (String, String) {
+    let body = if methods.is_empty() {
+        json!({ "name": name })
+    } else {
+        json!({ "name": name, "config": { "methods": methods } })
+    };
     let response = client()
         .post(format!("{}/admin/servers", replica.base))
         .bearer_auth(admin)
-        .json(&json!({ "name": name }))
+        .json(&body)
         .send()
         .await
         .expect("admin API answers");
@@ -166,8 +132,8 @@ async fn scenario(postgres: &testkit::TempPostgres, database_url: &str, admin: &
     )
     .await
     .expect("simulator starts");
-    let mut a = Replica::start(database_url, &sim.base_url(), sim.token());
-    let b = Replica::start(database_url, &sim.base_url(), sim.token());
+    let mut a = replica(database_url, &sim.base_url(), sim.token());
+    let b = replica(database_url, &sim.base_url(), sim.token());
 
     for replica in [&a, &b] {
         let ready = client()
@@ -175,11 +141,11 @@ async fn scenario(postgres: &testkit::TempPostgres, database_url: &str, admin: &
             .send()
             .await
             .expect("readyz answers");
-        assert_eq!(ready.status(), 200, "{}", replica.log.lock().expect("log"));
+        assert_eq!(ready.status(), 200, "{}", replica.log());
     }
 
     // Created on A, serves on B at once.
-    let (id, token) = create_server(&a, admin, "auditor").await;
+    let (id, token) = create_server(&a, admin, "auditor", &[]).await;
     let (status, listed) = mcp(&b.base, &token, "tools/list", json!({}))
         .await
         .expect("B answers");
@@ -239,7 +205,7 @@ async fn scenario(postgres: &testkit::TempPostgres, database_url: &str, admin: &
     assert_eq!(status, 401);
 
     // Kill A under load: every acknowledged change is kept and B keeps serving.
-    let (_, writer) = create_server(&b, admin, "writer").await;
+    let (_, writer) = create_server(&b, admin, "writer", &["read", "write"]).await;
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let served_by_b_after_kill = Arc::new(AtomicUsize::new(0));
     let a_killed = Arc::new(AtomicBool::new(false));
@@ -274,7 +240,7 @@ async fn scenario(postgres: &testkit::TempPostgres, database_url: &str, admin: &
         }));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (late_id, _) = create_server(&a, admin, "acknowledged-by-a-just-before-it-died").await;
+    let (late_id, _) = create_server(&a, admin, "acknowledged-by-a-just-before-it-died", &[]).await;
     a.kill();
     a_killed.store(true, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -297,7 +263,7 @@ async fn scenario(postgres: &testkit::TempPostgres, database_url: &str, admin: &
         .await
         .expect("json");
     assert!(listed.to_string().contains(&late_id), "{listed}");
-    let (_, reader) = create_server(&b, admin, "reader").await;
+    let (_, reader) = create_server(&b, admin, "reader", &[]).await;
     for id in &acknowledged {
         assert!(!id.is_empty(), "an acknowledged create without an id");
         call_tool(
@@ -328,7 +294,7 @@ async fn scenario(postgres: &testkit::TempPostgres, database_url: &str, admin: &
 }
 
 /// Polls `/readyz` until it answers `status` (readiness is cached ~2 s); its body.
-async fn wait_for_readiness(replica: &Replica, status: u16) -> String {
+async fn wait_for_readiness(replica: &Served, status: u16) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let response = client()

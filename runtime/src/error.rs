@@ -38,8 +38,16 @@ pub enum ToolError {
         rate_limit: Option<Box<RateLimitInfo>>,
     },
 
-    #[error("could not reach the bridge: {0}")]
-    Unreachable(String),
+    #[error("could not reach the bridge at {url}: {cause}")]
+    Unreachable {
+        /// The base URL, its password masked.
+        url: String,
+        /// What went wrong, in words: DNS, refused, TLS, a broken connection.
+        cause: String,
+        /// Whether the request may have reached the bridge (the connection broke off after it
+        /// was sent), so that a change may have been applied.
+        maybe_sent: bool,
+    },
 
     #[error("the bridge did not answer within {0} seconds")]
     Timeout(u64),
@@ -52,6 +60,10 @@ pub enum ToolError {
 
     #[error("internal error: {0}")]
     Internal(String),
+
+    /// A change was refused because its audit line could not be written (the log fails closed).
+    #[error("the audit log cannot be written")]
+    AuditUnavailable,
 }
 
 impl From<FilterBuildError> for ToolError {
@@ -77,11 +89,12 @@ impl ToolError {
             Self::InvalidCursor(_) => "invalid_cursor",
             Self::Upstream { .. } => "upstream_error",
             Self::RateLimited { .. } => "rate_limited",
-            Self::Unreachable(_) => "unreachable",
+            Self::Unreachable { .. } => "unreachable",
             Self::Timeout(_) => "timeout",
             Self::ResponseTooLarge { .. } => "response_too_large",
             Self::UnexpectedResponse(_) => "unexpected_response",
             Self::Internal(_) => "internal_error",
+            Self::AuditUnavailable => "audit_unavailable",
         }
     }
 
@@ -136,8 +149,19 @@ impl ToolError {
                     "The {label} bridge is rate limiting requests (HTTP {status}); {wait}{fields}. Nothing was changed by this call. This server does not retry: wait, then call the tool again."
                 )
             }
-            Self::Unreachable(reason) => format!(
-                "Could not reach the {label} SCIM bridge ({reason}). Check that it is running; the call may be retried."
+            Self::Unreachable {
+                url,
+                cause,
+                maybe_sent: false,
+            } => format!(
+                "Could not reach the {label} SCIM bridge at {url}: {cause}. Nothing was sent; the call may be retried once the bridge is reachable."
+            ),
+            Self::Unreachable {
+                url,
+                cause,
+                maybe_sent: true,
+            } => format!(
+                "The connection to the {label} SCIM bridge at {url} broke off ({cause}). The request may or may not have been applied; read the {singular} back before retrying a change."
             ),
             Self::Timeout(seconds) => format!(
                 "The {label} SCIM bridge did not answer within {seconds} s. The request may or may not have been applied; read the {singular} back before retrying a change."
@@ -149,6 +173,9 @@ impl ToolError {
                 "The {label} SCIM bridge answered with data this server does not understand ({reason})."
             ),
             Self::Internal(_) => "Internal error in the MCP server; the details are in its logs.".to_owned(),
+            Self::AuditUnavailable => format!(
+                "Refused: this server records every change in an audit log, and the log cannot be written now, so nothing was sent to {label}. Retrying will not help until an operator fixes the audit log (see the server's logs)."
+            ),
         }
     }
 

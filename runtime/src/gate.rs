@@ -23,7 +23,7 @@ use crate::audit::AuditLog;
 use crate::metrics::Metrics;
 use crate::ops::{CheckFailed, ReadinessCheck};
 use crate::registry::{AccessDenied, KeyKind, NewServer, Registry, RegistryError, ServerEntry, parse_time};
-use crate::scope::Scope;
+use crate::scope::{Scope, Vocabulary};
 use crate::server::Principal;
 use crate::tool::BoxFuture;
 use crate::tool::Catalog;
@@ -168,24 +168,15 @@ pub async fn gate_mcp(State(access): State<Access>, mut request: Request, next: 
             registry.authorize(server_token.as_deref(), api_token.as_deref(), SystemTime::now())
         })
         .await;
-    let entry = match outcome {
-        Ok(entry) => entry,
-        Err(AccessDenied::ApiTokenRequired) if path_token.is_none() => {
-            return denied(&AccessDenied::ApiTokenRequired, None);
-        }
-        Err(denial) => return denied(&denial, None),
-    };
-    let scope = match entry.scope() {
-        Ok(scope) => scope,
-        Err(error) => {
-            tracing::error!(server_id = %entry.id, error = %error, "stored scope does not parse");
-            return denied(&AccessDenied::Unavailable, Some(&entry));
-        }
+    let (entry, api_token) = match outcome {
+        Ok(admitted) => admitted,
+        Err(denial) => return denied(&denial),
     };
     request.extensions_mut().insert(Principal {
-        server_id: entry.id.clone(),
-        server_name: entry.name.clone(),
-        scope,
+        scope: entry.scope(),
+        server_id: entry.id,
+        server_name: entry.name,
+        api_token_id: api_token.map(|key| key.id),
     });
     next.run(request).await
 }
@@ -198,11 +189,8 @@ fn bearer(request: &Request) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-fn denied(denial: &AccessDenied, entry: Option<&ServerEntry>) -> Response {
-    match entry {
-        Some(entry) => tracing::info!(server_id = %entry.id, reason = %denial, "access denied"),
-        None => tracing::info!(reason = %denial, "access denied"),
-    }
+fn denied(denial: &AccessDenied) -> Response {
+    tracing::info!(reason = %denial, "access denied");
     let status = match denial {
         AccessDenied::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::UNAUTHORIZED,
@@ -213,6 +201,24 @@ fn denied(denial: &AccessDenied, entry: Option<&ServerEntry>) -> Response {
         HeaderValue::from_static("Bearer realm=\"op-scim-mcp\""),
     );
     response
+}
+
+/// The one place a registry error becomes an HTTP answer: storage failures are 503 and logged
+/// (the body says no more), a name taken is 409, anything the request got wrong is 400.
+fn registry_error(error: RegistryError) -> Response {
+    let status = match &error {
+        RegistryError::Storage(message) => {
+            tracing::error!(error = %message, "registry storage failed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": "registry unavailable" })),
+            )
+                .into_response();
+        }
+        RegistryError::DuplicateName(_) => StatusCode::CONFLICT,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    (status, Json(json!({ "error": error.to_string() }))).into_response()
 }
 
 /// The admin API: create, list and revoke scoped servers.
@@ -232,7 +238,7 @@ struct Admin(String);
 
 async fn gate_admin(State(access): State<Access>, mut request: Request, next: Next) -> Response {
     let Some(key) = bearer(&request) else {
-        return denied(&AccessDenied::MissingToken, None);
+        return denied(&AccessDenied::MissingAdminKey);
     };
     let checked = access
         .on_registry("check_key", move |registry| {
@@ -244,7 +250,7 @@ async fn gate_admin(State(access): State<Access>, mut request: Request, next: Ne
             request.extensions_mut().insert(Admin(admin.id));
             next.run(request).await
         }
-        Err(denial) => denied(&denial, None),
+        Err(denial) => denied(&denial),
     }
 }
 
@@ -252,6 +258,7 @@ async fn gate_admin(State(access): State<Access>, mut request: Request, next: Ne
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     name: String,
+    /// Absent: read-only, any tag ([`crate::registry::DEFAULT_METHODS`]).
     #[serde(default)]
     config: ConfigBody,
     #[serde(default)]
@@ -261,10 +268,11 @@ struct CreateBody {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigBody {
+    /// Absent: read-only. Present, it must name at least one method kind or name.
     #[serde(default)]
-    methods: Vec<String>,
+    methods: Option<Vec<String>>,
     #[serde(default)]
-    tags: Vec<String>,
+    tags: Option<Vec<String>>,
     #[serde(default)]
     require_api_token_auth: bool,
 }
@@ -279,8 +287,8 @@ pub fn describe(entry: &ServerEntry, url: Option<String>) -> Value {
             "tags": entry.tags,
             "require_api_token_auth": entry.require_api_token_auth,
         },
-        "expires_at": entry.expires_at.map(crate::registry::format_time),
-        "created_at": crate::registry::format_time(entry.created_at),
+        "expires_at": entry.expires_at.map(crate::rfc3339::format_time),
+        "created_at": crate::rfc3339::format_time(entry.created_at),
     });
     if let Some(url) = url {
         value["url"] = json!(url);
@@ -304,7 +312,7 @@ async fn create_server(
     };
     let expires_at = match parsed.expires_at.as_deref().map(parse_time).transpose() {
         Ok(at) => at,
-        Err(error) => return bad_request(error.to_string()),
+        Err(error) => return registry_error(error.into()),
     };
     let new = NewServer {
         name: parsed.name,
@@ -316,36 +324,35 @@ async fn create_server(
     let tools = access.catalog.tools;
     let created = access
         .on_registry("create_server", move |registry| {
-            registry.create_server(new, SystemTime::now(), |scope: &Scope| {
+            registry.create_server(new, SystemTime::now(), &Vocabulary::of(tools), |scope: &Scope| {
                 tools.iter().any(|tool| scope.allows(&tool.spec))
             })
         })
         .await;
-    match created {
-        Ok((entry, token)) => {
-            audit(&access, "server.create", &entry, &admin.0);
-            let url = format!(
-                "{}/mcp/{}",
-                access.public_url.trim_end_matches('/'),
-                token.reveal()
-            );
-            (StatusCode::CREATED, Json(describe(&entry, Some(url)))).into_response()
-        }
-        Err(RegistryError::Storage(message)) => {
-            tracing::error!(error = %message, "registry storage failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "error": "registry unavailable" })),
-            )
-                .into_response()
-        }
-        Err(RegistryError::DuplicateName(name)) => (
-            StatusCode::CONFLICT,
-            Json(json!({ "error": format!("a server named `{name}` already exists") })),
+    let (entry, token) = match created {
+        Ok(created) => created,
+        Err(error) => return registry_error(error),
+    };
+    if let Err(error) = audit(&access, "server.create", &entry, &admin.0).await {
+        // Fail closed: the token was never shown, so taking the entry back leaves no trace
+        // of access that the log does not hold.
+        tracing::error!(error = %error, server_id = %entry.id, "cannot audit a new server; taking it back");
+        let id = entry.id.clone();
+        let _ = access
+            .on_registry("revoke_server", move |registry| registry.revoke_server(&id))
+            .await;
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": "the audit log cannot be written, so no server was created" })),
         )
-            .into_response(),
-        Err(other) => bad_request(other.to_string()),
+            .into_response();
     }
+    let url = format!(
+        "{}/mcp/{}",
+        access.public_url.trim_end_matches('/'),
+        token.reveal()
+    );
+    (StatusCode::CREATED, Json(describe(&entry, Some(url)))).into_response()
 }
 
 async fn list_servers(State(access): State<Access>) -> Response {
@@ -357,11 +364,7 @@ async fn list_servers(State(access): State<Access>) -> Response {
             let servers: Vec<Value> = entries.iter().map(|entry| describe(entry, None)).collect();
             Json(json!({ "servers": servers })).into_response()
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "error": "registry unavailable" })),
-        )
-            .into_response(),
+        Err(error) => registry_error(error),
     }
 }
 
@@ -376,7 +379,10 @@ async fn revoke_server(
         .await;
     match revoked {
         Ok(Some(entry)) => {
-            audit(&access, "server.revoke", &entry, &admin.0);
+            // A revocation is never held back by the log: taking access away comes first.
+            if let Err(error) = audit(&access, "server.revoke", &entry, &admin.0).await {
+                tracing::error!(error = %error, server_id = %entry.id, "could not audit a revocation");
+            }
             StatusCode::NO_CONTENT.into_response()
         }
         Ok(None) => (
@@ -384,20 +390,29 @@ async fn revoke_server(
             Json(json!({ "error": format!("no server `{id}`") })),
         )
             .into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "error": "registry unavailable" })),
-        )
-            .into_response(),
+        Err(error) => registry_error(error),
     }
 }
 
-fn audit(access: &Access, event: &str, entry: &ServerEntry, actor: &str) {
-    if let Some(audit) = &access.audit {
-        audit.record(
-            event,
-            json!({ "server_id": entry.id, "server_name": entry.name, "actor": actor, "config": describe(entry, None)["config"] }),
-        );
+/// One registry change in the audit log: what happened to which entry, and who did it.
+pub fn change_record(entry: &ServerEntry, actor: &str) -> Value {
+    json!({
+        "server_id": entry.id,
+        "server_name": entry.name,
+        "actor": actor,
+        "config": describe(entry, None)["config"],
+    })
+}
+
+async fn audit(
+    access: &Access,
+    event: &str,
+    entry: &ServerEntry,
+    actor: &str,
+) -> Result<(), crate::audit::AuditError> {
+    match &access.audit {
+        Some(audit) => audit.record(event, change_record(entry, actor)).await,
+        None => Ok(()),
     }
 }
 
@@ -414,8 +429,15 @@ pub async fn purge_periodically(
                 .on_registry("purge_expired", |registry| registry.purge_expired(SystemTime::now()))
                 .await
             {
-                Ok(0) => {}
-                Ok(count) => tracing::info!(count, "purged expired servers"),
+                Ok(purged) if purged.is_empty() => {}
+                Ok(purged) => {
+                    tracing::info!(count = purged.len(), "purged expired servers");
+                    for entry in &purged {
+                        if let Err(error) = audit(&access, "server.purge", entry, "expiry").await {
+                            tracing::error!(error = %error, server_id = %entry.id, "could not audit a purge");
+                        }
+                    }
+                }
                 Err(error) => tracing::warn!(error = %error, "purging expired servers failed"),
             },
             () = stop.cancelled() => return,

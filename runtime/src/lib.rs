@@ -8,15 +8,20 @@
 pub mod args;
 pub mod audit;
 pub mod catalog;
+pub mod connections;
 pub mod context;
 pub mod cursor;
 mod drain;
 pub mod error;
+pub mod files;
 pub mod gate;
+pub mod http_guard;
 pub mod metrics;
 pub mod ops;
 pub mod ratelimit;
+pub mod redact;
 pub mod registry;
+pub mod rfc3339;
 pub mod scim_filter;
 pub mod scope;
 pub mod serve;
@@ -27,7 +32,7 @@ pub mod upstream;
 pub use context::{LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, Shared, ToolContext, ToolOutput};
 pub use error::ToolError;
 pub use metrics::Metrics;
-pub use scope::Scope;
+pub use scope::{Scope, Vocabulary};
 pub use server::{McpServer, ServerSettings};
 pub use tool::{Catalog, ToolEntry, ToolNaming, ToolSpec};
 
@@ -40,7 +45,7 @@ pub mod __codegen {
     pub use crate::scim_filter::{CompareOp, FilterBuilder, FilterValue, quote_string};
     pub use crate::tool::{
         Annotations, BoxFuture, JsonObject, MethodKind, PromptArgumentSpec, PromptSegment, PromptSpec,
-        ReferenceSpec, ToolEntry, ToolSpec,
+        ReferenceSpec, ToolEntry, ToolRef, ToolSpec,
     };
     pub use crate::upstream::UpstreamRequest;
     pub use http::Method;

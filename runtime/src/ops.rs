@@ -105,6 +105,8 @@ pub struct Readiness {
     draining: CancellationToken,
     /// Held while checks run, so concurrent probes wait for one verdict instead of each asking.
     last: tokio::sync::Mutex<Option<(Instant, Verdict)>>,
+    /// Shown in every answer: what an operator must know about how this server runs.
+    notices: Vec<String>,
 }
 
 /// What the checks said: each check's name with its failure, if it failed.
@@ -120,7 +122,15 @@ impl Readiness {
             cache_for: READINESS_CACHE,
             draining,
             last: tokio::sync::Mutex::new(None),
+            notices: Vec::new(),
         }
+    }
+
+    /// Warnings every answer carries in its `warnings` field (e.g. that the server is open to
+    /// anyone); they do not make the server unready.
+    pub fn with_notices(mut self, notices: Vec<String>) -> Self {
+        self.notices = notices;
+        self
     }
 
     pub fn with_check_timeout(mut self, timeout: Duration) -> Self {
@@ -155,15 +165,19 @@ impl Readiness {
                 ((*name).to_owned(), Value::String(text))
             })
             .collect();
-        if failed.is_empty() {
-            (
-                StatusCode::OK,
-                Json(json!({ "status": "ready", "checks": checks })),
-            )
-                .into_response()
+        let mut body = if failed.is_empty() {
+            json!({ "status": "ready", "checks": checks })
         } else {
             tracing::warn!(failed = ?failed, "not ready");
-            not_ready(json!({ "status": "not_ready", "failed": failed, "checks": checks }))
+            json!({ "status": "not_ready", "failed": failed, "checks": checks })
+        };
+        if !self.notices.is_empty() {
+            body["warnings"] = json!(self.notices);
+        }
+        if failed.is_empty() {
+            (StatusCode::OK, Json(body)).into_response()
+        } else {
+            not_ready(body)
         }
     }
 

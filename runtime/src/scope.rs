@@ -1,8 +1,15 @@
 //! Which tools a server exposes: method filters AND tag filters.
+//!
+//! A scope a person asks for ([`Scope::parse`]) may name only what the catalog has: a method
+//! kind, a method name or a tag that exists. A name nothing answers to today would be a trap:
+//! a later spec adding a method of that name would silently widen every scope that named it.
+//! An empty list is refused too, never read as "no restriction". A scope read back from the
+//! registry ([`Scope::from_stored`]) is taken as written, since it was checked when it was made.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::tool::{MethodKind, ToolSpec};
+use crate::tool::{MethodKind, ToolEntry, ToolSpec};
 
 /// One entry of `--methods`: a kind (`read`, `write`, `custom`) or an exact method name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,44 +25,153 @@ pub struct Scope {
     pub tags: Vec<String>,
 }
 
+/// The method names and tags of a catalog: what a scope may name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Vocabulary {
+    methods: BTreeSet<&'static str>,
+    tags: BTreeSet<&'static str>,
+}
+
+impl Vocabulary {
+    /// Method names and tags given directly.
+    pub fn from_names(
+        methods: impl IntoIterator<Item = &'static str>,
+        tags: impl IntoIterator<Item = &'static str>,
+    ) -> Self {
+        Self {
+            methods: methods.into_iter().collect(),
+            tags: tags.into_iter().collect(),
+        }
+    }
+
+    pub fn of(tools: &[ToolEntry]) -> Self {
+        Self {
+            methods: tools.iter().map(|tool| tool.spec.method).collect(),
+            tags: tools
+                .iter()
+                .flat_map(|tool| tool.spec.tags.iter().copied())
+                .collect(),
+        }
+    }
+
+    /// `read, write, custom, <method names>`, for messages.
+    pub fn method_choices(&self) -> String {
+        let kinds = [MethodKind::Read, MethodKind::Write, MethodKind::Custom].map(MethodKind::as_str);
+        kinds
+            .into_iter()
+            .chain(self.methods.iter().copied().filter(|name| !kinds.contains(name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The tags, for messages.
+    pub fn tag_choices(&self) -> String {
+        self.tags.iter().copied().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// The two lists of a scope, for messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Axis {
+    Methods,
+    Tags,
+}
+
+impl fmt::Display for Axis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Methods => "methods",
+            Self::Tags => "tags",
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ScopeError {
-    #[error("`{0}` is not a method filter: use read, write, custom or a method name like list or suspend")]
-    BadMethod(String),
-    #[error("`{0}` is not a tag: tags are snake_case words like directory or admin")]
-    BadTag(String),
+    #[error("the {axis} list is empty: name at least one of {choices}")]
+    Empty { axis: Axis, choices: String },
+    #[error("`{value}` is not one of the {axis}: use {choices}")]
+    Unknown {
+        axis: Axis,
+        value: String,
+        choices: String,
+    },
 }
 
 impl Scope {
-    /// Parses comma-separated `--methods` and `--tags` values.
-    pub fn parse(methods: &[String], tags: &[String]) -> Result<Self, ScopeError> {
-        let methods = methods
-            .iter()
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
-            .map(|value| match value {
-                "read" => Ok(MethodFilter::Kind(MethodKind::Read)),
-                "write" => Ok(MethodFilter::Kind(MethodKind::Write)),
-                "custom" => Ok(MethodFilter::Kind(MethodKind::Custom)),
-                name if is_word(name) => Ok(MethodFilter::Name(name.to_owned())),
-                other => Err(ScopeError::BadMethod(other.to_owned())),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let tags = tags
-            .iter()
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
-            .map(|tag| {
-                if is_word(tag) {
-                    Ok(tag.to_owned())
-                } else {
-                    Err(ScopeError::BadTag(tag.to_owned()))
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+    /// Every tool: what a local server serves when no filter is given.
+    pub fn everything() -> Self {
+        Self::default()
+    }
+
+    /// Parses comma-separated `--methods` and `--tags` values against what the catalog has.
+    ///
+    /// `None` leaves an axis unrestricted; a list that holds nothing (`""`, `","`) is an error,
+    /// as is any value the catalog does not know. Repeated values count once.
+    pub fn parse(
+        methods: Option<&[String]>,
+        tags: Option<&[String]>,
+        vocabulary: &Vocabulary,
+    ) -> Result<Self, ScopeError> {
+        let methods = match methods {
+            None => Vec::new(),
+            Some(values) => items(values, Axis::Methods, || vocabulary.method_choices())?
+                .into_iter()
+                .map(|value| match kind_of(&value) {
+                    Some(kind) => Ok(MethodFilter::Kind(kind)),
+                    None if vocabulary.methods.contains(value.as_str()) => Ok(MethodFilter::Name(value)),
+                    None => Err(ScopeError::Unknown {
+                        axis: Axis::Methods,
+                        value,
+                        choices: vocabulary.method_choices(),
+                    }),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let tags = match tags {
+            None => Vec::new(),
+            Some(values) => items(values, Axis::Tags, || vocabulary.tag_choices())?
+                .into_iter()
+                .map(|value| {
+                    if vocabulary.tags.contains(value.as_str()) {
+                        Ok(value)
+                    } else {
+                        Err(ScopeError::Unknown {
+                            axis: Axis::Tags,
+                            value,
+                            choices: vocabulary.tag_choices(),
+                        })
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         Ok(Self { methods, tags })
+    }
+
+    /// A scope as the registry stored it: empty lists are unrestricted (entries made before
+    /// empty lists were refused), and a name this catalog does not know matches nothing.
+    pub fn from_stored(methods: &[String], tags: &[String]) -> Self {
+        Self {
+            methods: methods
+                .iter()
+                .map(|value| match kind_of(value) {
+                    Some(kind) => MethodFilter::Kind(kind),
+                    None => MethodFilter::Name(value.clone()),
+                })
+                .collect(),
+            tags: tags.to_vec(),
+        }
+    }
+
+    /// The method filters as they are written and stored (`read`, `suspend`).
+    pub fn method_names(&self) -> Vec<String> {
+        self.methods
+            .iter()
+            .map(|filter| match filter {
+                MethodFilter::Kind(kind) => kind.as_str().to_owned(),
+                MethodFilter::Name(name) => name.clone(),
+            })
+            .collect()
     }
 
     pub fn allows(&self, spec: &ToolSpec) -> bool {
@@ -67,18 +183,15 @@ impl Scope {
         let tag_ok = self.tags.is_empty() || spec.tags.iter().any(|tag| self.tags.iter().any(|t| t == tag));
         method_ok && tag_ok
     }
+
+    /// Whether nothing is filtered: every tool, delete included.
+    pub fn is_everything(&self) -> bool {
+        self.methods.is_empty() && self.tags.is_empty()
+    }
 }
 
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let methods: Vec<String> = self
-            .methods
-            .iter()
-            .map(|filter| match filter {
-                MethodFilter::Kind(kind) => kind.as_str().to_owned(),
-                MethodFilter::Name(name) => name.clone(),
-            })
-            .collect();
         let show = |items: &[String]| {
             if items.is_empty() {
                 "any".to_owned()
@@ -86,15 +199,39 @@ impl fmt::Display for Scope {
                 items.join(",")
             }
         };
-        write!(f, "methods {}, tags {}", show(&methods), show(&self.tags))
+        write!(
+            f,
+            "methods {}, tags {}",
+            show(&self.method_names()),
+            show(&self.tags)
+        )
     }
 }
 
-fn is_word(value: &str) -> bool {
-    value.starts_with(|c: char| c.is_ascii_lowercase())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+fn kind_of(value: &str) -> Option<MethodKind> {
+    match value {
+        "read" => Some(MethodKind::Read),
+        "write" => Some(MethodKind::Write),
+        "custom" => Some(MethodKind::Custom),
+        _ => None,
+    }
+}
+
+/// The comma-separated items of `values`, trimmed, each once, in order; an error when none.
+fn items(values: &[String], axis: Axis, choices: impl Fn() -> String) -> Result<Vec<String>, ScopeError> {
+    let mut seen = Vec::new();
+    for item in values.iter().flat_map(|value| value.split(',')).map(str::trim) {
+        if !item.is_empty() && !seen.iter().any(|known| known == item) {
+            seen.push(item.to_owned());
+        }
+    }
+    if seen.is_empty() {
+        return Err(ScopeError::Empty {
+            axis,
+            choices: choices(),
+        });
+    }
+    Ok(seen)
 }
 
 #[cfg(test)]
@@ -121,12 +258,30 @@ mod tests {
             },
             input_schema: "{}",
             output_schema: "{}",
+            audit_targets: &[],
         }
+    }
+
+    fn vocabulary() -> Vocabulary {
+        Vocabulary {
+            methods: ["list", "suspend", "reactivate"].into(),
+            tags: ["directory", "admin"].into(),
+        }
+    }
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|value| (*value).to_owned()).collect()
+    }
+
+    fn parse(methods: Option<&[&str]>, tags: Option<&[&str]>) -> Result<Scope, ScopeError> {
+        let methods = methods.map(strings);
+        let tags = tags.map(strings);
+        Scope::parse(methods.as_deref(), tags.as_deref(), &vocabulary())
     }
 
     #[test]
     fn methods_and_tags_combine_with_and() {
-        let scope = Scope::parse(&["read,suspend".into()], &["directory".into()]).unwrap();
+        let scope = parse(Some(&["read,suspend"]), Some(&["directory"])).expect("valid");
         assert!(scope.allows(&spec("list", MethodKind::Read, &["directory"])));
         assert!(scope.allows(&spec("suspend", MethodKind::Custom, &["directory"])));
         assert!(!scope.allows(&spec("reactivate", MethodKind::Custom, &["directory"])));
@@ -134,14 +289,46 @@ mod tests {
     }
 
     #[test]
-    fn bad_filters_are_named() {
+    fn no_list_is_no_restriction_but_an_empty_list_is_an_error() {
+        assert!(parse(None, None).expect("valid").is_everything());
+        for empty in [&[""][..], &[","], &[" , "], &[]] {
+            let error = parse(Some(empty), None).expect_err("empty methods");
+            assert!(
+                matches!(
+                    error,
+                    ScopeError::Empty {
+                        axis: Axis::Methods,
+                        ..
+                    }
+                ),
+                "{error}"
+            );
+            assert!(error.to_string().contains("read, write, custom, list"), "{error}");
+            let error = parse(None, Some(empty)).expect_err("empty tags");
+            assert!(error.to_string().contains("admin, directory"), "{error}");
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_the_valid_ones() {
+        let error = parse(Some(&["read,reed"]), None).expect_err("typo");
         assert_eq!(
-            Scope::parse(&["read,Write!".into()], &[]),
-            Err(ScopeError::BadMethod("Write!".into()))
+            error.to_string(),
+            "`reed` is not one of the methods: use read, write, custom, list, reactivate, suspend"
         );
+        let error = parse(None, Some(&["directory", "nope"])).expect_err("unknown tag");
         assert_eq!(
-            Scope::parse(&[], &["a b".into()]),
-            Err(ScopeError::BadTag("a b".into()))
+            error.to_string(),
+            "`nope` is not one of the tags: use admin, directory"
         );
+    }
+
+    #[test]
+    fn repeats_count_once_and_stored_names_are_taken_as_written() {
+        let scope = parse(Some(&["read", "read,suspend"]), None).expect("valid");
+        assert_eq!(scope.method_names(), ["read", "suspend"]);
+        let stored = Scope::from_stored(&strings(&["gone"]), &[]);
+        assert!(!stored.allows(&spec("list", MethodKind::Read, &["directory"])));
+        assert!(Scope::from_stored(&[], &[]).is_everything());
     }
 }

@@ -13,7 +13,9 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use crate::connections::ConnectionLimits;
 use crate::drain::{Drain, track_in_flight};
+use crate::http_guard::HostRules;
 use crate::ops::{READINESS_CHECK_TIMEOUT, Readiness, ReadinessCheck, UpstreamCheck};
 use crate::server::{McpServer, RateLimitSlot};
 
@@ -46,39 +48,24 @@ pub async fn serve_stdio(server: McpServer, shutdown: CancellationToken) -> Resu
     Ok(())
 }
 
-/// Host and Origin checks for the HTTP transport (DNS-rebinding protection).
-#[derive(Clone, Debug)]
-pub struct HttpGuards {
-    pub allowed_hosts: Vec<String>,
-    /// Empty: any request carrying an `Origin` header is refused, except that [`serve_http`]
-    /// always accepts the server's own loopback origins (see `own_loopback_origins`).
-    pub allowed_origins: Vec<String>,
-}
-
-impl Default for HttpGuards {
-    fn default() -> Self {
-        Self {
-            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
-            allowed_origins: Vec::new(),
-        }
-    }
-}
-
 /// The axum router serving MCP at `/mcp`, with the rate-limit header layer.
 ///
 /// `service_stop` ends rmcp's own work; cancel it only after the HTTP server has drained, or
-/// calls still in flight are cut off with a 500.
-pub fn http_router(server: McpServer, guards: &HttpGuards, service_stop: CancellationToken) -> axum::Router {
-    let mut config = StreamableHttpServerConfig::default()
+/// calls still in flight are cut off with a 500. rmcp checks Host and Origin against the same
+/// `rules` that [`serve_http`] checks first with messages of its own.
+pub fn http_router(
+    server: McpServer,
+    rules: &HostRules,
+    body_read_timeout: Duration,
+    service_stop: CancellationToken,
+) -> axum::Router {
+    let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
-        .with_allowed_hosts(guards.allowed_hosts.clone())
+        .with_allowed_hosts(rules.allowed_hosts.clone())
+        .with_allowed_origins(rules.allowed_origins.clone())
+        .enforce_origin_validation()
         .with_cancellation_token(service_stop);
-    config = if guards.allowed_origins.is_empty() {
-        config.enforce_origin_validation()
-    } else {
-        config.with_allowed_origins(guards.allowed_origins.clone())
-    };
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(NeverSessionManager::default()),
@@ -86,6 +73,10 @@ pub fn http_router(server: McpServer, guards: &HttpGuards, service_stop: Cancell
     );
     axum::Router::new()
         .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn_with_state(
+            body_read_timeout,
+            crate::http_guard::read_json_rpc_body,
+        ))
         .layer(axum::middleware::from_fn(rate_limit_headers))
 }
 
@@ -104,7 +95,8 @@ const CUT_OFF_SETTLE: Duration = Duration::from_secs(1);
 /// How the HTTP transport is served.
 #[derive(Clone)]
 pub struct HttpSettings {
-    pub guards: HttpGuards,
+    pub rules: HostRules,
+    pub limits: ConnectionLimits,
     /// After shutdown fires, in-flight requests get this long to finish; then they are cut off.
     pub shutdown_grace: Duration,
     /// Within the grace period, the listener closes once nothing is in flight and no request
@@ -113,13 +105,17 @@ pub struct HttpSettings {
     /// Checks `/readyz` runs besides the built-in ones (the upstream, and the registry when
     /// there is one).
     pub readiness_checks: Vec<Arc<dyn ReadinessCheck>>,
+    /// Warnings `/readyz` shows in its `warnings` field, e.g. that anyone may call every tool.
+    pub notices: Vec<String>,
 }
 
 impl std::fmt::Debug for HttpSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let checks: Vec<&str> = self.readiness_checks.iter().map(|check| check.name()).collect();
         f.debug_struct("HttpSettings")
-            .field("guards", &self.guards)
+            .field("rules", &self.rules)
+            .field("limits", &self.limits)
+            .field("notices", &self.notices)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("drain_quiet", &self.drain_quiet)
             .field("readiness_checks", &checks)
@@ -128,13 +124,26 @@ impl std::fmt::Debug for HttpSettings {
 }
 
 impl HttpSettings {
-    pub fn new(guards: HttpGuards) -> Self {
+    pub fn new(rules: HostRules) -> Self {
         Self {
-            guards,
+            rules,
+            limits: ConnectionLimits::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             drain_quiet: DEFAULT_DRAIN_QUIET,
             readiness_checks: Vec::new(),
+            notices: Vec::new(),
         }
+    }
+
+    pub fn with_connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// A warning `/readyz` shows for as long as the server runs.
+    pub fn with_notice(mut self, notice: impl Into<String>) -> Self {
+        self.notices.push(notice.into());
+        self
     }
 
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
@@ -155,7 +164,7 @@ impl HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self::new(HttpGuards::default())
+        Self::new(HostRules::new(&[], &[]))
     }
 }
 
@@ -183,10 +192,7 @@ pub async fn serve_http(
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     let local = listener.local_addr().map_err(ServeError::Http)?;
-    let mut guards = settings.guards.clone();
-    guards
-        .allowed_origins
-        .extend(own_loopback_origins(&guards.allowed_hosts, local.port()));
+    let rules = settings.rules.clone().with_own_origins(local.port());
     let shared = server.shared().clone();
     let mut checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(UpstreamCheck::new(
         shared.clone(),
@@ -201,17 +207,25 @@ pub async fn serve_http(
         checks.push(Arc::new(crate::gate::RegistryCheck::new(access.clone())));
     }
     checks.extend(settings.readiness_checks.iter().cloned());
-    let readiness = Arc::new(Readiness::new(checks, shutdown.clone()));
+    let readiness = Arc::new(Readiness::new(checks, shutdown.clone()).with_notices(settings.notices.clone()));
     let ops = crate::ops::ops_router(shared.metrics.clone(), readiness);
 
     let service_stop = CancellationToken::new();
-    let router = http_router(server, &guards, service_stop.clone());
+    let router = http_router(
+        server,
+        &rules,
+        settings.limits.body_read_timeout,
+        service_stop.clone(),
+    );
     let drain = Drain::new();
     let track = axum::middleware::from_fn_with_state(drain.clone(), track_in_flight);
-    // The ops routes match first; everything else (MCP, admin) falls through to the guarded
-    // application, whose requests are tracked for the drain.
+    let hosts =
+        axum::middleware::from_fn_with_state(Arc::new(rules), crate::http_guard::check_host_and_origin);
+    // The ops routes match first (probes send any Host and no token); everything else (MCP,
+    // admin) falls through to the guarded application: Host and Origin checked, then tracked
+    // for the drain.
     let app = match access {
-        None => ops.fallback_service(tower::Layer::layer(&track, router)),
+        None => ops.fallback_service(tower::Layer::layer(&hosts, tower::Layer::layer(&track, router))),
         Some(access) => {
             tokio::spawn(crate::gate::purge_periodically(
                 access.clone(),
@@ -226,22 +240,17 @@ pub async fn serve_http(
                 .merge(crate::gate::admin_router(access));
             // The `/mcp/<token>` form is rewritten before routing, so both forms reach one route.
             let app = tower::Layer::layer(&axum::middleware::from_fn(crate::gate::lift_path_token), app);
-            ops.fallback_service(tower::Layer::layer(&track, app))
+            ops.fallback_service(tower::Layer::layer(&hosts, tower::Layer::layer(&track, app)))
         }
     };
     on_ready(local);
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let stop_accepting = CancellationToken::new();
-    let serving = axum::serve(listener, app)
-        .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
-        .into_future();
+    let serving = crate::connections::serve(listener, app, settings.limits, stop_accepting.clone());
     tokio::pin!(serving);
     tokio::select! {
-        served = &mut serving => {
+        () = &mut serving => {
             service_stop.cancel();
-            return served.map_err(ServeError::Http);
+            return Ok(());
         }
         () = shutdown.cancelled() => {}
     }
@@ -254,9 +263,9 @@ pub async fn serve_http(
     // The server keeps being polled meanwhile, so it goes on accepting (a probe must see 503,
     // not a connection reset) and answering.
     let idle = tokio::select! {
-        served = &mut serving => {
+        () = &mut serving => {
             service_stop.cancel();
-            return served.map_err(ServeError::Http);
+            return Ok(());
         }
         reached = tokio::time::timeout_at(deadline, drain.settled(settings.drain_quiet)) => reached.is_ok(),
     };
@@ -266,51 +275,22 @@ pub async fn serve_http(
     } else {
         None
     };
-    let served = match served {
-        Some(served) => served,
-        None => {
+    if served.is_none() {
+        {
             tracing::warn!(
                 cut_off = drain.in_flight(),
                 grace_ms = settings.shutdown_grace.as_millis() as u64,
                 "grace period over: cutting off requests still in flight"
             );
             drain.cut_off.cancel();
-            match tokio::time::timeout(CUT_OFF_SETTLE, &mut serving).await {
-                Ok(served) => served,
-                Err(_) => {
-                    tracing::warn!("connections still open after the cut-off; stopping anyway");
-                    Ok(())
-                }
+            if tokio::time::timeout(CUT_OFF_SETTLE, &mut serving).await.is_err() {
+                tracing::warn!("connections still open after the cut-off; stopping anyway");
             }
         }
-    };
+    }
     // Only now: cancelling earlier would cut off calls still in flight with a 500.
     service_stop.cancel();
-    served.map_err(ServeError::Http)
-}
-
-/// This server's own origins (`http://<loopback name>:<port>`) under each loopback name in
-/// `allowed_hosts`. A page with one of these origins was served from this very port, so a
-/// request carrying it is same-origin, not cross-site; browser-based clients on the same
-/// origin send it, and the MCP conformance suite expects it accepted. DNS rebinding (a foreign
-/// name resolving to loopback) is still refused: its `Host` is not in the allow-list.
-fn own_loopback_origins(allowed_hosts: &[String], port: u16) -> Vec<String> {
-    ["localhost", "127.0.0.1", "::1"]
-        .into_iter()
-        .filter(|name| {
-            allowed_hosts.iter().any(|host| {
-                let host = host.trim_start_matches('[').trim_end_matches(']');
-                host.eq_ignore_ascii_case(name)
-            })
-        })
-        .map(|name| {
-            if name.contains(':') {
-                format!("http://[{name}]:{port}")
-            } else {
-                format!("http://{name}:{port}")
-            }
-        })
-        .collect()
+    Ok(())
 }
 
 /// Gives each request a slot a tool call fills with the upstream's rate-limit state, and turns
@@ -326,25 +306,4 @@ async fn rate_limit_headers(mut request: Request, next: Next) -> Response {
         }
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::own_loopback_origins;
-
-    #[test]
-    fn own_origins_follow_the_loopback_names_allowed() {
-        let defaults = super::HttpGuards::default().allowed_hosts;
-        assert_eq!(
-            own_loopback_origins(&defaults, 8787),
-            [
-                "http://localhost:8787",
-                "http://127.0.0.1:8787",
-                "http://[::1]:8787"
-            ]
-        );
-        let public = vec!["mcp.example.com".to_owned(), "[::1]".to_owned()];
-        assert_eq!(own_loopback_origins(&public, 80), ["http://[::1]:80"]);
-        assert!(own_loopback_origins(&["mcp.example.com".to_owned()], 80).is_empty());
-    }
 }

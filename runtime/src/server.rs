@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use rmcp::handler::server::ServerHandler;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, GetPromptRequestParams,
-    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, MetaObject, PaginatedRequestParams, PromptMessage,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, Role,
-    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomRequest, CustomResult,
+    ErrorData, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, MetaObject, PaginatedRequestParams,
+    PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, Role, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
@@ -43,6 +43,8 @@ pub struct Principal {
     pub server_id: String,
     pub server_name: String,
     pub scope: Scope,
+    /// The API token presented as the second factor, by id, when the entry requires one.
+    pub api_token_id: Option<String>,
 }
 
 fn principal(context: &RequestContext<RoleServer>) -> Option<Principal> {
@@ -201,7 +203,25 @@ impl McpServer {
         let Some(tool) = tool else {
             return Err(ErrorData::invalid_params(format!("Unknown tool: {name}"), None));
         };
-        let targets = audit_targets(&arguments);
+        let audited = tool.entry.spec.kind != crate::tool::MethodKind::Read;
+        let call = match (&self.inner.shared.audit, audited) {
+            (Some(audit), true) => {
+                let call = AuditedCall::new(tool, principal, &arguments);
+                // Fail closed: a change whose audit line cannot be written is not made.
+                if let Err(error) = audit.record("tool_call", call.attempt()).await {
+                    tracing::error!(tool = name, error = %error, "refusing a call that cannot be audited");
+                    let refused = ToolError::AuditUnavailable;
+                    let context = ToolContext::new(self.inner.shared.clone(), &tool.entry.spec);
+                    self.inner
+                        .shared
+                        .metrics
+                        .tool_call(tool.name, refused.kind(), std::time::Duration::ZERO);
+                    return Ok((error_result(&refused, &context), None));
+                }
+                Some((audit, call))
+            }
+            _ => None,
+        };
         let started = Instant::now();
         let context = ToolContext::new(self.inner.shared.clone(), &tool.entry.spec);
         let outcome = (tool.entry.call)(&context, arguments).await;
@@ -211,10 +231,19 @@ impl McpServer {
             .metrics
             .tool_call(tool.name, Metrics::outcome_of(&outcome), elapsed);
         let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+        if let Some((audit, call)) = call {
+            let (kind, status) = match &outcome {
+                Ok(output) => ("ok", Some(output.status)),
+                Err(error) => (error.kind(), error.upstream_status()),
+            };
+            if let Err(error) = audit.record("tool_call", call.outcome(kind, status)).await {
+                // The change was made (or not) already; the attempt line records that it ran.
+                tracing::error!(tool = name, error = %error, "could not audit the outcome of a call");
+            }
+        }
         let result = match outcome {
             Ok(output) => {
                 tracing::info!(tool = name, outcome = "ok", elapsed_ms, "tool call");
-                self.audit(tool, principal, &targets, "ok", Some(output.status));
                 let meta = rate_limit_meta(output.rate_limit.as_ref());
                 (
                     CallToolResult::structured(output.structured).with_meta(meta),
@@ -228,7 +257,6 @@ impl McpServer {
                     }
                     other => tracing::info!(tool = name, outcome = other.kind(), elapsed_ms, "tool call"),
                 }
-                self.audit(tool, principal, &targets, error.kind(), error.upstream_status());
                 (error_result(&error, &context), error.rate_limit().cloned())
             }
         };
@@ -236,57 +264,83 @@ impl McpServer {
     }
 }
 
+/// One audited call: who made it, with which tool, on what. Written twice, with the same
+/// `call_id`: before the call ([`AuditedCall::attempt`]) and after it ([`AuditedCall::outcome`]).
+struct AuditedCall {
+    fields: serde_json::Map<String, Value>,
+}
+
+impl AuditedCall {
+    fn new(
+        tool: &PublishedTool,
+        principal: Option<&Principal>,
+        arguments: &serde_json::Map<String, Value>,
+    ) -> Self {
+        let mut fields = serde_json::Map::new();
+        fields.insert("call_id".into(), Value::String(call_id()));
+        fields.insert(
+            "server_id".into(),
+            principal.map_or("local", |who| who.server_id.as_str()).into(),
+        );
+        fields.insert(
+            "server_name".into(),
+            principal.map_or("local", |who| who.server_name.as_str()).into(),
+        );
+        fields.insert(
+            "api_token_id".into(),
+            principal.and_then(|who| who.api_token_id.clone()).into(),
+        );
+        fields.insert("tool".into(), tool.name.into());
+        fields.insert(
+            "targets".into(),
+            audit_targets(tool.entry.spec.audit_targets, arguments).into(),
+        );
+        Self { fields }
+    }
+
+    fn attempt(&self) -> Value {
+        let mut fields = self.fields.clone();
+        fields.insert("phase".into(), "attempt".into());
+        Value::Object(fields)
+    }
+
+    fn outcome(self, outcome: &str, upstream_status: Option<u16>) -> Value {
+        let mut fields = self.fields;
+        fields.insert("phase".into(), "outcome".into());
+        fields.insert("outcome".into(), outcome.into());
+        fields.insert("upstream_status".into(), upstream_status.into());
+        Value::Object(fields)
+    }
+}
+
+fn call_id() -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("call_{hex}")
+}
+
+/// The values of the arguments the generator named as targets (ids, a userName): strings and
+/// lists of strings, each cut to 128 characters and at most 100 of them, never other arguments.
+fn audit_targets(names: &[&str], arguments: &serde_json::Map<String, Value>) -> Vec<String> {
+    let clip = |text: &str| text.chars().take(128).collect::<String>();
+    let mut targets = Vec::new();
+    for name in names {
+        match arguments.get(*name) {
+            Some(Value::String(value)) => targets.push(clip(value)),
+            Some(Value::Array(values)) => targets.extend(values.iter().filter_map(Value::as_str).map(clip)),
+            _ => {}
+        }
+    }
+    targets.truncate(100);
+    targets
+}
+
 /// An `isError` result: the sentence as text, and the machine-readable fields in `_meta`.
 ///
 /// Not in `structuredContent`: some clients (MCP Inspector 2.12) validate it against the tool's
 /// output schema even on errors, and an error object never matches a user's schema.
-impl McpServer {
-    /// One audit line per `write`/`custom` call: who, which tool, which ids, what happened.
-    fn audit(
-        &self,
-        tool: &PublishedTool,
-        principal: Option<&Principal>,
-        targets: &[String],
-        outcome: &str,
-        upstream_status: Option<u16>,
-    ) {
-        let Some(audit) = &self.inner.shared.audit else {
-            return;
-        };
-        if tool.entry.spec.kind == crate::tool::MethodKind::Read {
-            return;
-        }
-        audit.record(
-            "tool_call",
-            serde_json::json!({
-                "server_id": principal.map_or("local", |who| who.server_id.as_str()),
-                "server_name": principal.map_or("local", |who| who.server_name.as_str()),
-                "tool": tool.name,
-                "targets": targets,
-                "outcome": outcome,
-                "upstream_status": upstream_status,
-            }),
-        );
-    }
-}
-
-/// The resource ids a call is about (`id`, `member_ids`): ids, never other argument values.
-fn audit_targets(arguments: &serde_json::Map<String, Value>) -> Vec<String> {
-    let mut targets = Vec::new();
-    if let Some(Value::String(id)) = arguments.get("id") {
-        targets.push(id.chars().take(128).collect());
-    }
-    if let Some(Value::Array(ids)) = arguments.get("member_ids") {
-        targets.extend(
-            ids.iter()
-                .filter_map(Value::as_str)
-                .take(100)
-                .map(|id| id.chars().take(128).collect()),
-        );
-    }
-    targets
-}
-
 fn error_result(error: &ToolError, context: &ToolContext) -> CallToolResult {
     let noun = context.noun();
     let mut meta = rate_limit_meta(error.rate_limit()).unwrap_or_default();
@@ -382,18 +436,31 @@ impl McpServer {
 
     /// The resources this server offers: the tool catalogue and the reference resources.
     pub fn resources(&self) -> Vec<Resource> {
+        self.resources_for(None)
+    }
+
+    /// The catalogue, and each reference resource whose tool `principal` may call: a resource
+    /// reads what its tool reads, so it follows the same scope.
+    fn resources_for(&self, principal: Option<&Principal>) -> Vec<Resource> {
         let catalogue = Resource::new(CATALOGUE_URI, "tool_catalogue")
             .with_title(format!("{} tools on this server", self.inner.shared.label))
             .with_description("The tools this server publishes, with their arguments, as Markdown.")
             .with_mime_type("text/markdown");
         std::iter::once(catalogue)
-            .chain(self.inner.references.iter().map(|reference| {
+            .chain(self.references_for(principal).map(|reference| {
                 Resource::new(reference.uri, reference.name)
                     .with_title(reference.title)
                     .with_description(reference.description)
                     .with_mime_type("application/json")
             }))
             .collect()
+    }
+
+    fn references_for(&self, principal: Option<&Principal>) -> impl Iterator<Item = &'static ReferenceSpec> {
+        self.inner.references.iter().filter(move |reference| {
+            self.visible(principal)
+                .any(|tool| reference.tool.is(&tool.entry.spec))
+        })
     }
 
     /// Reads a resource: the catalogue from memory, references live from the upstream.
@@ -410,10 +477,9 @@ impl McpServer {
             let text = catalogue_markdown(self.inner.shared.label, &tools);
             return Ok(ResourceContents::text(text, uri).with_mime_type("text/markdown"));
         }
+        // Out of scope is as unknown as never offered, as for tools.
         let reference = self
-            .inner
-            .references
-            .iter()
+            .references_for(principal)
             .find(|reference| reference.uri == uri)
             .ok_or_else(|| {
                 ErrorData::resource_not_found(
@@ -495,9 +561,12 @@ impl ServerHandler for McpServer {
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(ListResourcesResult::with_all_items(self.resources()))
+        let who = principal(&context);
+        Ok(ListResourcesResult::with_all_items(
+            self.resources_for(who.as_ref()),
+        ))
     }
 
     async fn list_resource_templates(
@@ -560,6 +629,33 @@ impl ServerHandler for McpServer {
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.find(name).map(|tool| tool.definition.clone())
+    }
+
+    /// rmcp hands over a request it could not read as any known method. A `tools/call` lands
+    /// here when its `params` lack a string `name`; say which field is wrong (-32602) rather
+    /// than that the method does not exist.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        let problem = match request.method.as_str() {
+            "tools/call" => {
+                "`tools/call` needs `params.name`, the name of a tool from tools/list (a string), and optional `params.arguments` (an object)"
+            }
+            "prompts/get" => {
+                "`prompts/get` needs `params.name`, the name of a prompt from prompts/list (a string)"
+            }
+            "resources/read" => "`resources/read` needs `params.uri`, a URI from resources/list (a string)",
+            other => {
+                return Err(ErrorData::new(
+                    rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                    format!("unknown method `{other}`"),
+                    None,
+                ));
+            }
+        };
+        Err(ErrorData::invalid_params(problem, None))
     }
 
     async fn call_tool(

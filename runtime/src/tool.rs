@@ -62,6 +62,8 @@ pub struct ToolSpec {
     /// Fully inlined JSON Schema, object root.
     pub input_schema: &'static str,
     pub output_schema: &'static str,
+    /// The arguments naming what a call acts on (ids, a userName), written to the audit log.
+    pub audit_targets: &'static [&'static str],
 }
 
 /// A tool as the generated registry lists it.
@@ -129,6 +131,22 @@ pub struct ReferenceSpec {
     pub title: &'static str,
     pub description: &'static str,
     pub path: &'static [&'static str],
+    /// The tool that reads the same operation: the resource is offered only where that tool is
+    /// in scope, so a resource never shows what the scope's tools could not.
+    pub tool: ToolRef,
+}
+
+/// A tool by resource and method, whatever name it is published under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ToolRef {
+    pub resource: &'static str,
+    pub method: &'static str,
+}
+
+impl ToolRef {
+    pub fn is(&self, spec: &ToolSpec) -> bool {
+        spec.resource == self.resource && spec.method == self.method
+    }
 }
 
 /// Everything one generated server offers.

@@ -82,6 +82,9 @@ pub struct Upstream {
     client: reqwest::Client,
     base_url: String,
     token: Secret,
+    /// The base URL as messages and logs show it: its password, if any, masked.
+    shown_url: String,
+    connect_timeout: Duration,
     request_timeout: Duration,
     max_response_bytes: usize,
     /// Where every answer's status and rate-limit state is counted, if anywhere.
@@ -95,8 +98,9 @@ pub struct Upstream {
 pub enum ProbeError {
     #[error("no answer within {} ms", .0.as_millis())]
     Timeout(Duration),
-    #[error("connection failed")]
-    Connect,
+    /// Why no connection was made (DNS, refused, TLS); never the URL.
+    #[error("{0}")]
+    Connect(String),
     #[error("the connection broke off")]
     Broken,
 }
@@ -108,10 +112,12 @@ const PROBE_PATH: &str = "ServiceProviderConfig";
 impl Upstream {
     pub fn new(config: UpstreamConfig) -> Result<Self, UpstreamConfigError> {
         let base_url = config.base_url.trim_end_matches('/').to_owned();
-        let parsed =
-            reqwest::Url::parse(&base_url).map_err(|_| UpstreamConfigError::InvalidUrl(base_url.clone()))?;
+        let parsed = reqwest::Url::parse(&base_url)
+            .map_err(|_| UpstreamConfigError::InvalidUrl(crate::redact::redact_url(&base_url)))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(UpstreamConfigError::InvalidUrl(base_url));
+            return Err(UpstreamConfigError::InvalidUrl(crate::redact::redact_url(
+                &base_url,
+            )));
         }
         if config.bearer_token.expose().trim().is_empty() {
             return Err(UpstreamConfigError::EmptyToken);
@@ -128,8 +134,10 @@ impl Upstream {
             .map_err(|error| UpstreamConfigError::Client(error.to_string()))?;
         Ok(Self {
             client,
+            shown_url: crate::redact::redact_url(&base_url),
             base_url,
             token: config.bearer_token,
+            connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
             max_response_bytes: config.max_response_bytes,
             metrics: None,
@@ -156,14 +164,26 @@ impl Upstream {
             .await;
         match answer {
             Ok(response) => Ok(response.status().as_u16()),
+            Err(error) if error.is_connect() => {
+                Err(ProbeError::Connect(connect_cause(&error, self.connect_timeout)))
+            }
             Err(error) if error.is_timeout() => Err(ProbeError::Timeout(timeout)),
-            Err(error) if error.is_connect() => Err(ProbeError::Connect),
             Err(_) => Err(ProbeError::Broken),
         }
     }
 
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The path [`Upstream::probe`] reads, for messages.
+    pub fn probe_path(&self) -> &'static str {
+        PROBE_PATH
+    }
+
+    /// The base URL with its password (if any) masked: what may be printed or logged.
+    pub fn shown_url(&self) -> &str {
+        &self.shown_url
     }
 
     /// Sends one request and reads the whole (bounded) answer. Non-2xx answers are errors.
@@ -221,16 +241,73 @@ impl Upstream {
     }
 
     fn transport_error(&self, error: &reqwest::Error) -> ToolError {
-        if error.is_timeout() {
+        if error.is_connect() {
+            ToolError::Unreachable {
+                url: self.shown_url.clone(),
+                cause: connect_cause(error, self.connect_timeout),
+                maybe_sent: false,
+            }
+        } else if error.is_timeout() {
             ToolError::Timeout(self.request_timeout.as_secs())
-        } else if error.is_connect() {
-            ToolError::Unreachable("connection failed".to_owned())
         } else {
-            // reqwest's message can name the URL, never the token; keep it short anyway.
-            tracing::warn!(error = %error, "upstream transport error");
-            ToolError::Unreachable("the connection broke off".to_owned())
+            tracing::warn!(url = %self.shown_url, error = %error_chain(error), "upstream transport error");
+            ToolError::Unreachable {
+                url: self.shown_url.clone(),
+                cause: "the connection broke off".to_owned(),
+                maybe_sent: true,
+            }
         }
     }
+}
+
+/// Why a connection could not be made, in words an operator acts on: the name did not resolve,
+/// nothing listens, the certificate was refused, or no answer in time.
+fn connect_cause(error: &reqwest::Error, connect_timeout: Duration) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut dns = false;
+    while let Some(current) = source {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return format!("the TLS handshake failed ({tls})");
+        }
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    return "connection refused (nothing listens on that port)".to_owned();
+                }
+                std::io::ErrorKind::TimedOut => {
+                    return format!("no connection within {} s", connect_timeout.as_secs());
+                }
+                _ if dns => return format!("the host name did not resolve ({io})"),
+                _ => {}
+            }
+        }
+        // hyper-util says "dns error" and keeps the resolver's own message as the source.
+        dns |= current.to_string().starts_with("dns error");
+        source = current.source();
+    }
+    if dns {
+        "the host name did not resolve".to_owned()
+    } else if error.is_timeout() {
+        format!("no connection within {} s", connect_timeout.as_secs())
+    } else {
+        format!("the connection failed ({})", error_chain(error))
+    }
+}
+
+/// An error and its sources, `: `-joined. reqwest's own message names the URL, never the
+/// token.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(current) = source {
+        let next = current.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = current.source();
+    }
+    text
 }
 
 #[derive(Clone, Debug)]

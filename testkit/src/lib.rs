@@ -1,4 +1,5 @@
-//! Test support: a real, throwaway PostgreSQL server.
+//! Test support: a real, throwaway PostgreSQL server, and server processes under test
+//! ([`Served`]).
 //!
 //! [`TempPostgres`] runs `initdb` into a fresh temporary directory (password auth with a random
 //! password), listens on 127.0.0.1 only, keeps its unix socket inside that directory, and is
@@ -19,6 +20,9 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use rand::Rng as _;
 use rand::distr::Alphanumeric;
+
+mod served;
+pub use served::{LISTENING, Served};
 
 /// The superuser `initdb` creates.
 const SUPERUSER: &str = "postgres";

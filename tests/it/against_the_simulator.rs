@@ -227,7 +227,7 @@ async fn invalid_arguments_name_the_field_and_reach_no_upstream() {
 
 #[tokio::test]
 async fn a_tool_outside_the_scope_is_unknown_and_contacts_nobody() {
-    let scope = Scope::parse(&["read".into()], &[]).expect("scope");
+    let scope = crate::support::scope(&["read"], &[]);
     let server = server_for("http://127.0.0.1:9", "t", scope);
     let names: Vec<String> = server.tools().iter().map(|tool| tool.name.to_string()).collect();
     assert!(names.contains(&"list_all_1_password_users".to_owned()));
@@ -284,9 +284,23 @@ async fn upstream_errors_become_sentences_and_the_token_never_leaks() {
             && !rejected.structured.to_string().contains("definitely-wrong-token")
     );
 
-    let unreachable = server_for("http://127.0.0.1:9", "t", Scope::default());
-    let down = call(&unreachable, "list_all_1_password_users", json!({})).await;
-    assert_eq!(down.structured["error"], "unreachable");
+    // An unreachable bridge is named with its URL (password masked) and the cause.
+    for (url, cause) in [
+        ("http://scim:hunter2@127.0.0.1:9", "connection refused"),
+        ("http://bridge.invalid", "the host name did not resolve"),
+    ] {
+        let unreachable = server_for(url, "t", Scope::default());
+        let down = call(&unreachable, "list_all_1_password_users", json!({})).await;
+        assert_eq!(down.structured["error"], "unreachable");
+        let message = down.structured["message"].as_str().unwrap_or_default();
+        assert!(message.contains(cause), "{message}");
+        assert!(message.contains("Nothing was sent"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+    let masked = server_for("http://scim:hunter2@127.0.0.1:9", "t", Scope::default());
+    let down = call(&masked, "list_all_1_password_users", json!({})).await;
+    let message = down.structured["message"].as_str().unwrap_or_default();
+    assert!(message.contains("http://scim:***@127.0.0.1:9"), "{message}");
     sim.shutdown().await;
 }
 

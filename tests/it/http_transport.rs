@@ -83,12 +83,26 @@ async fn host_and_origin_are_checked_and_loopback_is_served() {
         .await
         .expect("post");
     assert_eq!(rebinding.status(), 403, "a foreign Host must be refused");
+    let message: Value = rebinding.json().await.expect("json");
+    let message = message["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("`evil.example`")
+            && message.contains("--allowed-host")
+            && message.contains("localhost, 127.0.0.1, ::1"),
+        "{message}"
+    );
     let cross_site = post(&running.url, "2025-11-25", &initialize("2025-11-25"))
         .header("origin", "http://evil.example")
         .send()
         .await
         .expect("post");
     assert_eq!(cross_site.status(), 403, "an unlisted Origin must be refused");
+    let message: Value = cross_site.json().await.expect("json");
+    let message = message["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("--allowed-origin") && message.contains("http://evil.example"),
+        "{message}"
+    );
     running.shutdown.cancel();
     running.sim.shutdown().await;
 }
@@ -248,5 +262,60 @@ async fn shutdown_lets_the_call_in_flight_finish() {
         .await
         .expect("server stopped")
         .expect("clean exit");
+    running.sim.shutdown().await;
+}
+
+async fn post_raw(url: &str, body: &'static str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn malformed_requests_get_the_json_rpc_error_that_names_the_problem() {
+    let running = start(SimConfig::default()).await;
+    let (status, answer) = post_raw(&running.url, "{not json").await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], -32700, "{answer}");
+    assert_eq!(answer["id"], Value::Null);
+    let (status, answer) = post_raw(&running.url, r#"{"id": 3, "hello": "world"}"#).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    assert_eq!(answer["id"], 3);
+    for (body, field) in [
+        (
+            r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{}}"#,
+            "params.name",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":7}}"#,
+            "params.name",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":4,"method":"resources/read","params":{}}"#,
+            "params.uri",
+        ),
+    ] {
+        let (status, answer) = post_raw(&running.url, body).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["error"]["code"], -32602, "{body}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(field), "{body}: {message}");
+    }
+    let (_, answer) = post_raw(
+        &running.url,
+        r#"{"jsonrpc":"2.0","id":5,"method":"tools/nope","params":{}}"#,
+    )
+    .await;
+    assert_eq!(answer["error"]["code"], -32601, "{answer}");
+    running.shutdown.cancel();
     running.sim.shutdown().await;
 }

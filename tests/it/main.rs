@@ -2,6 +2,7 @@
 
 mod against_the_simulator;
 mod codegen_fixtures;
+mod connections;
 mod dockerfile;
 mod filter_round_trip;
 mod http_transport;

@@ -97,10 +97,7 @@ fn missing_unknown_and_malformed_prompt_arguments_are_refused_clearly() {
 
 #[test]
 fn a_prompt_whose_tools_are_out_of_scope_is_not_offered() {
-    let read_only = offline(
-        ToolNaming::Default,
-        Scope::parse(&["read".into()], &[]).expect("scope"),
-    );
+    let read_only = offline(ToolNaming::Default, crate::support::scope(&["read"], &[]));
     let names: Vec<String> = read_only
         .prompts()
         .iter()
@@ -117,11 +114,16 @@ fn a_prompt_whose_tools_are_out_of_scope_is_not_offered() {
 #[tokio::test]
 async fn resources_read_the_scoped_catalogue_and_the_bridges_schemas_live() {
     let sim = simulator(SimConfig::default()).await;
-    let scope = Scope::parse(&["read".into()], &["directory".into()]).expect("scope");
-    let server = server(&sim.base_url(), sim.token(), ToolNaming::Default, scope);
+    let scope = crate::support::scope(&["read"], &["directory"]);
+    let directory = server(&sim.base_url(), sim.token(), ToolNaming::Default, scope);
 
-    let catalogue = serde_json::to_value(server.read("op-scim://tools/catalogue").await.expect("catalogue"))
-        .expect("json");
+    let catalogue = serde_json::to_value(
+        directory
+            .read("op-scim://tools/catalogue")
+            .await
+            .expect("catalogue"),
+    )
+    .expect("json");
     let text = catalogue["text"].as_str().expect("text");
     assert!(text.contains("`list_all_1_password_users`"), "{text}");
     assert!(
@@ -129,8 +131,33 @@ async fn resources_read_the_scoped_catalogue_and_the_bridges_schemas_live() {
         "the catalogue is scoped: {text}"
     );
 
+    // The bridge's schemas are what the admin-tagged schema tool reads: outside this scope,
+    // neither listed nor readable.
+    let uris: Vec<String> = directory
+        .resources()
+        .iter()
+        .map(|resource| resource.uri.clone())
+        .collect();
+    assert_eq!(uris, ["op-scim://tools/catalogue"]);
+    let refused = directory
+        .read("op-scim://bridge/Schemas")
+        .await
+        .expect_err("out of scope");
+    assert_eq!(refused.code.0, -32002);
+    let admin = server(
+        &sim.base_url(),
+        sim.token(),
+        ToolNaming::Default,
+        crate::support::scope(&["read"], &["admin"]),
+    );
+    let uris: Vec<String> = admin
+        .resources()
+        .iter()
+        .map(|resource| resource.uri.clone())
+        .collect();
+    assert!(uris.contains(&"op-scim://bridge/Schemas".to_owned()), "{uris:?}");
     let schemas =
-        serde_json::to_value(server.read("op-scim://bridge/Schemas").await.expect("schemas")).expect("json");
+        serde_json::to_value(admin.read("op-scim://bridge/Schemas").await.expect("schemas")).expect("json");
     assert_eq!(schemas["mimeType"], "application/json");
     assert!(
         schemas["text"]
@@ -138,7 +165,10 @@ async fn resources_read_the_scoped_catalogue_and_the_bridges_schemas_live() {
             .is_some_and(|t| t.contains("urn:ietf:params:scim:schemas:core:2.0:User"))
     );
 
-    let missing = server.read("op-scim://nothing").await.expect_err("unknown uri");
+    let missing = directory
+        .read("op-scim://nothing")
+        .await
+        .expect_err("unknown uri");
     assert_eq!(missing.code.0, -32002);
 
     let down = server_down();

@@ -224,7 +224,7 @@ async fn tags_hide_admin_tools_and_bad_bodies_name_the_field() {
     let fixture = start().await;
     let created: Value = create(
         &fixture,
-        json!({ "name": "Directory", "config": { "tags": ["directory"] } }),
+        json!({ "name": "Directory", "config": { "methods": ["read", "custom"], "tags": ["directory"] } }),
     )
     .await
     .json()
@@ -279,7 +279,7 @@ async fn expiry_revocation_and_api_tokens_are_enforced_on_the_next_request() {
     };
     let (entry, token) = fixture
         .registry
-        .create_server(new, past, allows)
+        .create_server(new, past, &crate::support::vocabulary(), allows)
         .expect("created");
     let url = format!("{}/mcp/{}", fixture.base, token.reveal());
     assert!(!tool_names(&url, None).await.is_empty());
@@ -343,7 +343,7 @@ async fn expiry_revocation_and_api_tokens_are_enforced_on_the_next_request() {
             .is_some_and(|m| m.contains("API token required")),
         "{message}"
     );
-    let (_, api) = fixture
+    let (api_entry, api) = fixture
         .registry
         .create_key(KeyKind::ApiToken, "agent", SystemTime::now())
         .expect("api token");
@@ -380,18 +380,176 @@ async fn expiry_revocation_and_api_tokens_are_enforced_on_the_next_request() {
         .await
         .expect("json");
     assert_eq!(done["result"]["isError"], false, "{done}");
+    // Two lines with one call id: the attempt, written before the bridge is called, and the
+    // outcome.
     let audit = fixture.audit.text();
-    let line = audit
+    let lines: Vec<Value> = audit
         .lines()
-        .find(|line| line.contains("\"tool_call\""))
-        .expect("an audit line for the suspend");
-    let line: Value = serde_json::from_str(line).expect("json line");
-    assert_eq!(line["tool"], "1_password_users_suspend");
-    assert_eq!(line["server_name"], "Second factor");
-    assert_eq!(line["targets"], json!([id]));
-    assert_eq!(line["outcome"], "ok");
-    assert_eq!(line["upstream_status"], 200);
+        .filter(|line| line.contains("\"tool_call\""))
+        .map(|line| serde_json::from_str(line).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{audit}");
+    let (attempt, outcome) = (&lines[0], &lines[1]);
+    assert_eq!(attempt["phase"], "attempt");
+    assert_eq!(outcome["phase"], "outcome");
+    assert_eq!(attempt["call_id"], outcome["call_id"]);
+    for line in [attempt, outcome] {
+        assert_eq!(line["tool"], "1_password_users_suspend");
+        assert_eq!(line["server_name"], "Second factor");
+        assert_eq!(line["targets"], json!([id]));
+        assert_eq!(line["api_token_id"], json!(api_entry.id));
+    }
+    assert_eq!(outcome["outcome"], "ok");
+    assert_eq!(outcome["upstream_status"], 200);
     assert!(!audit.contains(api.reveal()) && !audit.contains(&token_of(&created)));
     fixture.shutdown.cancel();
     fixture.sim.shutdown().await;
+}
+
+async fn refused_body(fixture: &Fixture, body: Value) -> String {
+    let response = create(fixture, body.clone()).await;
+    assert_eq!(response.status(), 400, "{body}");
+    let answer: Value = response.json().await.expect("json");
+    answer["error"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn the_admin_api_defaults_to_read_only_and_refuses_what_could_widen_a_scope_later() {
+    let fixture = start().await;
+    let created: Value = create(&fixture, json!({ "name": "No config" }))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(created["config"]["methods"], json!(["read"]), "{created}");
+    let names = tool_names(&url_of(&fixture, &created), None).await;
+    assert!(
+        !names.is_empty()
+            && names
+                .iter()
+                .all(|name| name.starts_with("list_all") || name.starts_with("get_")),
+        "{names:?}"
+    );
+
+    for (methods, expected) in [
+        (json!([""]), "methods list is empty"),
+        (json!([]), "methods list is empty"),
+        (
+            json!(["read", "nope"]),
+            "`nope` is not one of the methods: use read, write, custom,",
+        ),
+    ] {
+        let message = refused_body(&fixture, json!({ "name": "x", "config": { "methods": methods } })).await;
+        assert!(message.contains(expected), "{message}");
+    }
+    let message = refused_body(
+        &fixture,
+        json!({ "name": "x", "config": { "tags": ["directory", "nope"] } }),
+    )
+    .await;
+    assert!(
+        message.contains("`nope` is not one of the tags: use admin, directory"),
+        "{message}"
+    );
+    let message = refused_body(&fixture, json!({ "name": "evil\u{202e}gpj.exe" })).await;
+    assert!(message.contains("U+202E"), "{message}");
+    let message = refused_body(&fixture, json!({ "name": "x".repeat(201) })).await;
+    assert!(message.contains("at most 200"), "{message}");
+    let message = refused_body(
+        &fixture,
+        json!({ "name": "x", "expires_at": "2099-12-31T23:59:59" }),
+    )
+    .await;
+    assert!(message.contains("with an offset"), "{message}");
+    let offset: Value = create(
+        &fixture,
+        json!({ "name": "Offset", "expires_at": "2099-12-31T23:59:59+02:00" }),
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(offset["expires_at"], "2099-12-31T21:59:59Z", "{offset}");
+
+    // Same Host rules as /mcp.
+    let foreign = reqwest::Client::new()
+        .get(format!("{}/admin/servers", fixture.base))
+        .bearer_auth(&fixture.admin_key)
+        .header("host", "evil.example")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(foreign.status(), 403);
+    // A request without a token is told both ways to send one.
+    let missing = mcp(
+        &format!("{}/mcp", fixture.base),
+        None,
+        &rpc("tools/list", json!({})),
+    )
+    .await;
+    assert_eq!(missing.status(), 401);
+    let message: Value = missing.json().await.expect("json");
+    let message = message["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("/mcp/<token>") && message.contains("Authorization: Bearer"),
+        "{message}"
+    );
+    fixture.shutdown.cancel();
+    fixture.sim.shutdown().await;
+}
+
+/// A writer that fails every write, as a full disk does.
+struct Full;
+
+impl std::io::Write for Full {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other("No space left on device"))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_change_that_cannot_be_audited_is_refused_before_it_reaches_the_bridge() {
+    let sim = simulator(SimConfig::default()).await;
+    let audit = Arc::new(AuditLog::to_writer(Box::new(Full)));
+    let server = TestServer::new(&sim.base_url(), sim.token()).audit(audit).build();
+    let listed = server
+        .call(
+            "list_all_1_password_users",
+            serde_json::Map::from_iter([("limit".to_owned(), json!(1))]),
+        )
+        .await
+        .expect("reads are not audited, so they still run");
+    let user = listed.structured_content.expect("structured")["result"][0].clone();
+    assert_eq!(user["active"], true);
+    let id = user["id"].as_str().expect("id").to_owned();
+    let refused = server
+        .call(
+            "1_password_users_suspend",
+            serde_json::Map::from_iter([("id".to_owned(), json!(id))]),
+        )
+        .await
+        .expect("a result");
+    assert_eq!(refused.is_error, Some(true));
+    let text = serde_json::to_string(&refused.content).expect("json");
+    assert!(
+        text.contains("audit log") && text.contains("nothing was sent"),
+        "{text}"
+    );
+    let still = server
+        .call(
+            "get_single_1_password_user_by_id",
+            serde_json::Map::from_iter([("id".to_owned(), json!(id))]),
+        )
+        .await
+        .expect("read back");
+    assert_eq!(
+        still.structured_content.expect("structured")["active"],
+        true,
+        "the user was suspended"
+    );
+    sim.shutdown().await;
 }

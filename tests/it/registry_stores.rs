@@ -140,7 +140,7 @@ fn rand_suffix() -> u64 {
 fn read_only() -> NewServer {
     NewServer {
         name: "Auditor".into(),
-        methods: vec!["read".into()],
+        methods: Some(vec!["read".into()]),
         ..NewServer::default()
     }
 }
@@ -156,13 +156,13 @@ fn a_created_server_authorizes_its_token_only(backend: Backend) {
     let (_database, registry) = backend.fresh_registry();
     let now = SystemTime::now();
     let (entry, token) = registry
-        .create_server(read_only(), now, |_| true)
+        .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
         .expect("created");
     assert_eq!(
         registry
             .authorize(Some(token.reveal()), None, now)
             .expect("authorized"),
-        entry
+        (entry, None)
     );
     assert_eq!(
         registry.authorize(Some("nope"), None, now),
@@ -179,14 +179,21 @@ fn a_server_reads_back_as_it_was_created(backend: Backend) {
     let now = SystemTime::now();
     let full = NewServer {
         name: "Provisioner".into(),
-        methods: vec!["read, create".into(), "update".into()],
-        tags: vec!["directory, admin".into()],
+        methods: Some(vec!["read, create".into(), "update".into()]),
+        tags: Some(vec!["directory, admin".into()]),
         expires_at: Some(now + Duration::from_secs(3600)),
         require_api_token_auth: true,
     };
-    let (created, _) = registry.create_server(full, now, |_| true).expect("created");
+    let (created, _) = registry
+        .create_server(full, now, &crate::support::vocabulary(), |_| true)
+        .expect("created");
     let (bare, _) = registry
-        .create_server(named("Bare"), now + Duration::from_secs(1), |_| true)
+        .create_server(
+            named("Bare"),
+            now + Duration::from_secs(1),
+            &crate::support::vocabulary(),
+            |_| true,
+        )
         .expect("created");
     assert_eq!(created.methods, ["read", "create", "update"]);
     assert_eq!(created.tags, ["directory", "admin"]);
@@ -200,9 +207,11 @@ fn expiry_is_enforced_to_the_second_and_purged(backend: Backend) {
         expires_at: Some(now + Duration::from_secs(61)),
         ..read_only()
     };
-    let (_, token) = registry.create_server(expiring, now, |_| true).expect("created");
+    let (_, token) = registry
+        .create_server(expiring, now, &crate::support::vocabulary(), |_| true)
+        .expect("created");
     let (_, lasting) = registry
-        .create_server(named("Lasting"), now, |_| true)
+        .create_server(named("Lasting"), now, &crate::support::vocabulary(), |_| true)
         .expect("created");
     let just_before = now + Duration::from_secs(60);
     assert!(
@@ -215,8 +224,10 @@ fn expiry_is_enforced_to_the_second_and_purged(backend: Backend) {
         registry.authorize(Some(token.reveal()), None, at),
         Err(AccessDenied::Expired(_))
     ));
-    assert_eq!(registry.purge_expired(just_before).expect("purge"), 0);
-    assert_eq!(registry.purge_expired(at).expect("purge"), 1);
+    assert!(registry.purge_expired(just_before).expect("purge").is_empty());
+    let purged = registry.purge_expired(at).expect("purge");
+    assert_eq!(purged.len(), 1);
+    assert_eq!(purged[0].name, "Auditor");
     assert_eq!(
         registry.authorize(Some(token.reveal()), None, just_before),
         Err(AccessDenied::UnknownToken)
@@ -232,19 +243,21 @@ fn creation_refuses_bad_input_with_the_field_named(backend: Backend) {
         ..read_only()
     };
     assert!(matches!(
-        registry.create_server(soon, now, |_| true),
+        registry.create_server(soon, now, &crate::support::vocabulary(), |_| true),
         Err(RegistryError::ExpiresTooSoon(_))
     ));
     assert!(matches!(
-        registry.create_server(read_only(), now, |_| false),
+        registry.create_server(read_only(), now, &crate::support::vocabulary(), |_| false),
         Err(RegistryError::EmptyScope(_))
     ));
     assert!(matches!(
-        registry.create_server(named(" "), now, |_| true),
+        registry.create_server(named(" "), now, &crate::support::vocabulary(), |_| true),
         Err(RegistryError::EmptyName)
     ));
-    registry.create_server(read_only(), now, |_| true).expect("first");
-    match registry.create_server(read_only(), now, |_| true) {
+    registry
+        .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
+        .expect("first");
+    match registry.create_server(read_only(), now, &crate::support::vocabulary(), |_| true) {
         Err(RegistryError::DuplicateName(name)) => assert_eq!(name, "Auditor"),
         other => panic!("expected DuplicateName, got {other:?}"),
     }
@@ -259,8 +272,10 @@ fn api_tokens_are_required_when_asked_for_and_revocation_is_immediate(backend: B
         require_api_token_auth: true,
         ..read_only()
     };
-    let (entry, token) = registry.create_server(guarded, now, |_| true).expect("created");
-    let (_, api) = registry
+    let (entry, token) = registry
+        .create_server(guarded, now, &crate::support::vocabulary(), |_| true)
+        .expect("created");
+    let (api_entry, api) = registry
         .create_key(KeyKind::ApiToken, "ci", now)
         .expect("api token");
     assert_eq!(
@@ -271,11 +286,10 @@ fn api_tokens_are_required_when_asked_for_and_revocation_is_immediate(backend: B
         registry.authorize(Some(token.reveal()), Some("wrong"), now),
         Err(AccessDenied::BadApiToken)
     );
-    assert!(
-        registry
-            .authorize(Some(token.reveal()), Some(api.reveal()), now)
-            .is_ok()
-    );
+    let (_, used) = registry
+        .authorize(Some(token.reveal()), Some(api.reveal()), now)
+        .expect("admitted");
+    assert_eq!(used.map(|key| key.id), Some(api_entry.id));
     registry.revoke_server(&entry.name).expect("revoke");
     assert_eq!(
         registry.authorize(Some(token.reveal()), Some(api.reveal()), now),
@@ -287,10 +301,10 @@ fn servers_are_revoked_by_id_or_by_name(backend: Backend) {
     let (_database, registry) = backend.fresh_registry();
     let now = SystemTime::now();
     let (first, _) = registry
-        .create_server(named("First"), now, |_| true)
+        .create_server(named("First"), now, &crate::support::vocabulary(), |_| true)
         .expect("created");
     let (second, _) = registry
-        .create_server(named("Second"), now, |_| true)
+        .create_server(named("Second"), now, &crate::support::vocabulary(), |_| true)
         .expect("created");
     assert_eq!(
         registry.revoke_server(&first.id).expect("by id"),
@@ -354,7 +368,7 @@ fn the_database_holds_no_token(backend: Backend) {
     let registry = database.registry();
     let now = SystemTime::now();
     let (server, token) = registry
-        .create_server(read_only(), now, |_| true)
+        .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
         .expect("created");
     let (_, admin) = registry
         .create_key(KeyKind::AdminKey, "ops", now)
@@ -370,7 +384,7 @@ fn reopening_keeps_the_entries(backend: Backend) {
     let now = SystemTime::now();
     let (entry, token) = database
         .registry()
-        .create_server(read_only(), now, |_| true)
+        .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
         .expect("created");
     let reopened = database.registry();
     assert_eq!(reopened.list_servers().expect("list"), vec![entry]);
@@ -381,10 +395,15 @@ fn two_stores_on_one_database_see_each_others_writes_at_once(backend: Backend) {
     let database = backend.fresh();
     let (one, two) = (database.registry(), database.registry());
     let now = SystemTime::now();
-    let (entry, token) = one.create_server(read_only(), now, |_| true).expect("created");
-    assert_eq!(two.authorize(Some(token.reveal()), None, now), Ok(entry.clone()));
+    let (entry, token) = one
+        .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
+        .expect("created");
+    assert_eq!(
+        two.authorize(Some(token.reveal()), None, now),
+        Ok((entry.clone(), None))
+    );
     assert!(matches!(
-        two.create_server(read_only(), now, |_| true),
+        two.create_server(read_only(), now, &crate::support::vocabulary(), |_| true),
         Err(RegistryError::DuplicateName(_))
     ));
     assert_eq!(two.revoke_server(&entry.id).expect("revoke"), Some(entry));
@@ -426,12 +445,12 @@ fn replicas_connecting_at_once_to_a_fresh_database_all_migrate(backend: Backend)
         .collect();
     let now = SystemTime::now();
     let (entry, token) = stores[0]
-        .create_server(read_only(), now, |_| true)
+        .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
         .expect("created");
     for store in &stores {
         assert_eq!(
             store.authorize(Some(token.reveal()), None, now),
-            Ok(entry.clone())
+            Ok((entry.clone(), None))
         );
     }
 }
@@ -463,7 +482,7 @@ fn the_store_heals_after_a_database_restart() {
     let registry = Registry::new(open_store(&location).expect("store"));
     let now = SystemTime::now();
     let (entry, token) = registry
-        .create_server(read_only(), now, |_| true)
+        .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
         .expect("created");
     // Several calls at once leave several connections idle in the pool, all of which die.
     std::thread::scope(|scope| {
@@ -481,7 +500,10 @@ fn the_store_heals_after_a_database_restart() {
         matches!(first, Ok(()) | Err(RegistryError::Storage(_))),
         "the first call after a restart: {first:?}"
     );
-    assert_eq!(registry.authorize(Some(token.reveal()), None, now), Ok(entry));
+    assert_eq!(
+        registry.authorize(Some(token.reveal()), None, now),
+        Ok((entry, None))
+    );
     assert_eq!(registry.list_servers().expect("list").len(), 1);
 }
 

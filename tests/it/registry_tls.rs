@@ -55,14 +55,16 @@ fn creates_and_authorizes(url: &str) {
     let now = SystemTime::now();
     let new = NewServer {
         name: "Auditor".into(),
-        methods: vec!["read".into()],
+        methods: Some(vec!["read".into()]),
         ..NewServer::default()
     };
-    let (entry, token) = registry.create_server(new, now, |_| true).expect("created");
+    let (entry, token) = registry
+        .create_server(new, now, &crate::support::vocabulary(), |_| true)
+        .expect("created");
     let authorized = registry
         .authorize(Some(token.reveal()), None, now)
         .expect("authorized");
-    assert_eq!(authorized.id, entry.id);
+    assert_eq!(authorized.0.id, entry.id);
 }
 
 #[test]

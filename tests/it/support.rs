@@ -10,6 +10,24 @@ use runtime::cursor::{CursorCodec, CursorKey};
 use runtime::upstream::{Secret, Upstream, UpstreamConfig};
 use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
 
+/// What a scope may name: the method names and tags of the SCIM integration's tools.
+pub fn vocabulary() -> runtime::Vocabulary {
+    runtime::Vocabulary::of(generated_server::TOOLS)
+}
+
+/// A scope as `--methods`/`--tags` would give it.
+pub fn scope(methods: &[&str], tags: &[&str]) -> Scope {
+    let strings = |values: &[&str]| -> Option<Vec<String>> {
+        (!values.is_empty()).then(|| values.iter().map(|value| (*value).to_owned()).collect())
+    };
+    Scope::parse(
+        strings(methods).as_deref(),
+        strings(tags).as_deref(),
+        &vocabulary(),
+    )
+    .expect("a valid scope")
+}
+
 /// The simulated bridge on an ephemeral loopback port.
 pub async fn simulator(config: SimConfig) -> RunningSim {
     bridge_sim::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))

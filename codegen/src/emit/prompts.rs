@@ -51,12 +51,21 @@ pub fn emit(api: &Api) -> TokenStream {
         let title = Literal::string(&reference.title);
         let description = Literal::string(&reference.description);
         let path = reference.path.iter().map(|segment| Literal::string(segment));
+        let resource = Literal::string(&reference.resource);
+        let method = Literal::string(&reference.method);
         quote! {
-            ReferenceSpec { uri: #uri, name: #name, title: #title, description: #description, path: &[#(#path),*] }
+            ReferenceSpec {
+                uri: #uri,
+                name: #name,
+                title: #title,
+                description: #description,
+                path: &[#(#path),*],
+                tool: ToolRef { resource: #resource, method: #method },
+            }
         }
     });
     quote! {
-        use runtime::__codegen::{PromptArgumentSpec, PromptSegment, PromptSpec, ReferenceSpec};
+        use runtime::__codegen::{PromptArgumentSpec, PromptSegment, PromptSpec, ReferenceSpec, ToolRef};
 
         /// Workflow prompts, sorted by name.
         pub static PROMPTS: &[PromptSpec] = &[#(#prompts),*];

@@ -43,6 +43,7 @@ fn entry(tool: &Tool) -> TokenStream {
         MethodKind::Custom => "Custom",
     });
     let tags = tool.tags.iter().map(|tag| Literal::string(tag));
+    let audit_targets = tool.audit_targets.iter().map(|name| Literal::string(name));
     let annotations = annotations(&tool.annotations);
     let prefix = const_name(&tool.portable_name);
     let input_schema = format_ident!("{}_INPUT", prefix);
@@ -63,6 +64,7 @@ fn entry(tool: &Tool) -> TokenStream {
                 annotations: #annotations,
                 input_schema: schemas::#input_schema,
                 output_schema: schemas::#output_schema,
+                audit_targets: &[#(#audit_targets),*],
             },
             call: #call,
         }

@@ -14,6 +14,7 @@ use std::str::FromStr as _;
 
 use super::postgres::PostgresStore;
 use super::{RegistryError, RegistryStore, SqliteStore};
+use crate::redact::redact_url;
 
 /// The registry's storage, as configured (`--registry`).
 #[derive(Clone, PartialEq, Eq)]
@@ -201,37 +202,6 @@ fn take_tls_settings(url: &str) -> Result<(String, TlsSettings), String> {
         TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull => "sslmode=require",
     });
     Ok((format!("{before}?{}", kept.join("&")), settings))
-}
-
-/// The URL with its password replaced by `***`.
-///
-/// The user part ends at the last `@`, so a password with an unencoded `/`, `?` or `@` is
-/// still hidden (at worst more than the password is).
-fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let rest = match rest.rfind('@') {
-        Some(at) => {
-            let (userinfo, host_and_more) = rest.split_at(at);
-            match userinfo.split_once(':') {
-                Some((user, _password)) => format!("{user}:***{host_and_more}"),
-                None => rest.to_owned(),
-            }
-        }
-        None => rest.to_owned(),
-    };
-    let Some((before, query)) = rest.split_once('?') else {
-        return format!("{scheme}://{rest}");
-    };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-            _ => pair.to_owned(),
-        })
-        .collect();
-    format!("{scheme}://{before}?{}", query.join("&"))
 }
 
 /// The URL before its query, and the query. The user part ends at the last `@`, so a `?` in

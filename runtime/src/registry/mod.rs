@@ -23,10 +23,19 @@ pub use location::{RegistryLocation, open_store};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
-use crate::scope::{Scope, ScopeError};
+use crate::rfc3339::TimeError;
+pub use crate::rfc3339::{format_time, parse_time};
+use crate::scope::{Scope, ScopeError, Vocabulary};
 
 /// How far ahead an expiry must be when a server is created.
 pub const MIN_LIFETIME: Duration = Duration::from_secs(60);
+
+/// The longest name of a server, API token or admin key, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// The method filter of a server created without one: read-only, as the security model
+/// promises. Writing needs a scope that says so.
+pub const DEFAULT_METHODS: &[&str] = &["read"];
 
 /// A scoped server as stored (never with its token).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -43,8 +52,9 @@ pub struct ServerEntry {
 }
 
 impl ServerEntry {
-    pub fn scope(&self) -> Result<Scope, ScopeError> {
-        Scope::parse(&self.methods, &self.tags)
+    /// The scope as stored, checked when the entry was made (see [`Scope::from_stored`]).
+    pub fn scope(&self) -> Scope {
+        Scope::from_stored(&self.methods, &self.tags)
     }
 
     pub fn is_expired(&self, now: SystemTime) -> bool {
@@ -107,7 +117,8 @@ pub trait RegistryStore: Send + Sync {
     ) -> Result<Option<(ServerEntry, TokenHash)>, RegistryError>;
     /// Deletes by id or name; the deleted entry, if any.
     fn delete_server(&self, id_or_name: &str) -> Result<Option<ServerEntry>, RegistryError>;
-    fn purge_expired(&self, now: SystemTime) -> Result<usize, RegistryError>;
+    /// Deletes the entries expired at `now`; the deleted entries, for the audit log.
+    fn purge_expired(&self, now: SystemTime) -> Result<Vec<ServerEntry>, RegistryError>;
     fn insert_key(&self, kind: KeyKind, entry: &KeyEntry, hash: &TokenHash) -> Result<(), RegistryError>;
     fn list_keys(&self, kind: KeyKind) -> Result<Vec<KeyEntry>, RegistryError>;
     fn key_by_hash(
@@ -129,21 +140,31 @@ pub enum RegistryError {
     DuplicateName(String),
     #[error("`name` must not be empty")]
     EmptyName,
+    #[error("`name` is {0} characters long; at most 200 are allowed")]
+    NameTooLong(usize),
+    #[error("`name` holds a control or text-direction character ({0}); use plain text")]
+    NameCharacter(String),
     #[error("`config`: {0}")]
     Scope(#[from] ScopeError),
     #[error("`config`: the scope ({0}) matches no tool; widen methods or tags")]
     EmptyScope(String),
     #[error("`expires_at` must be at least 60 s in the future (got {0})")]
     ExpiresTooSoon(String),
-    #[error("`expires_at` is not an RFC 3339 time: {0}")]
-    BadTime(String),
+    #[error("`expires_at`: {0}")]
+    BadTime(#[from] TimeError),
 }
 
 /// What a request presents, and why it may be refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AccessDenied {
-    #[error("missing token")]
+    #[error(
+        "a server token is required: connect to /mcp/<token>, or send `Authorization: Bearer <token>` to /mcp (op-scim-mcp servers create makes one)"
+    )]
     MissingToken,
+    #[error(
+        "an admin key is required: send `Authorization: Bearer <admin key>` (op-scim-mcp admin-keys create makes one)"
+    )]
+    MissingAdminKey,
     /// Unknown and revoked tokens answer the same, so nobody learns which tokens exist.
     #[error("invalid or revoked token")]
     UnknownToken,
@@ -161,8 +182,10 @@ pub enum AccessDenied {
 #[derive(Clone, Debug, Default)]
 pub struct NewServer {
     pub name: String,
-    pub methods: Vec<String>,
-    pub tags: Vec<String>,
+    /// `None`: [`DEFAULT_METHODS`]. An empty list is refused, never read as "every method".
+    pub methods: Option<Vec<String>>,
+    /// `None`: any tag.
+    pub tags: Option<Vec<String>>,
     pub expires_at: Option<SystemTime>,
     pub require_api_token_auth: bool,
 }
@@ -183,18 +206,22 @@ impl Registry {
         Self { store }
     }
 
-    /// Creates a server; `matches_any` says whether a scope selects at least one tool.
+    /// Creates a server whose scope names only what `vocabulary` knows; `matches_any` says
+    /// whether a scope selects at least one tool.
     pub fn create_server(
         &self,
         new: NewServer,
         now: SystemTime,
+        vocabulary: &Vocabulary,
         matches_any: impl Fn(&Scope) -> bool,
     ) -> Result<(ServerEntry, SecretToken), RegistryError> {
-        let name = new.name.trim().to_owned();
-        if name.is_empty() {
-            return Err(RegistryError::EmptyName);
-        }
-        let scope = Scope::parse(&new.methods, &new.tags)?;
+        let name = checked_name(&new.name)?;
+        let default_methods: Vec<String> = DEFAULT_METHODS
+            .iter()
+            .map(|method| (*method).to_owned())
+            .collect();
+        let methods = new.methods.unwrap_or(default_methods);
+        let scope = Scope::parse(Some(&methods), new.tags.as_deref(), vocabulary)?;
         if !matches_any(&scope) {
             return Err(RegistryError::EmptyScope(scope.to_string()));
         }
@@ -207,8 +234,8 @@ impl Registry {
         let entry = ServerEntry {
             id: new_id("srv"),
             name,
-            methods: split(&new.methods),
-            tags: split(&new.tags),
+            methods: scope.method_names(),
+            tags: scope.tags.clone(),
             expires_at: new.expires_at.map(|at| from_unix(to_unix(at))),
             require_api_token_auth: new.require_api_token_auth,
             created_at: from_unix(to_unix(now)),
@@ -226,7 +253,7 @@ impl Registry {
         self.store.delete_server(id_or_name)
     }
 
-    pub fn purge_expired(&self, now: SystemTime) -> Result<usize, RegistryError> {
+    pub fn purge_expired(&self, now: SystemTime) -> Result<Vec<ServerEntry>, RegistryError> {
         self.store.purge_expired(now)
     }
 
@@ -241,17 +268,14 @@ impl Registry {
         name: &str,
         now: SystemTime,
     ) -> Result<(KeyEntry, SecretToken), RegistryError> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(RegistryError::EmptyName);
-        }
+        let name = checked_name(name)?;
         let prefix = match kind {
             KeyKind::ApiToken => "tok",
             KeyKind::AdminKey => "adm",
         };
         let entry = KeyEntry {
             id: new_id(prefix),
-            name: name.to_owned(),
+            name,
             created_at: from_unix(to_unix(now)),
         };
         let token = SecretToken::generate();
@@ -267,13 +291,14 @@ impl Registry {
         self.store.delete_key(kind, id_or_name)
     }
 
-    /// Checks a server token (and, where required, the API token) at request time.
+    /// Checks a server token (and, where required, the API token) at request time: the entry,
+    /// and the API token that was checked, if one was.
     pub fn authorize(
         &self,
         server_token: Option<&str>,
         api_token: Option<&str>,
         now: SystemTime,
-    ) -> Result<ServerEntry, AccessDenied> {
+    ) -> Result<(ServerEntry, Option<KeyEntry>), AccessDenied> {
         let token = server_token
             .filter(|token| !token.is_empty())
             .ok_or(AccessDenied::MissingToken)?;
@@ -291,15 +316,17 @@ impl Registry {
         {
             return Err(AccessDenied::Expired(format_time(at)));
         }
-        if entry.require_api_token_auth {
-            let api_token = api_token.ok_or(AccessDenied::ApiTokenRequired)?;
-            self.check_key(KeyKind::ApiToken, api_token)
-                .map_err(|denied| match denied {
-                    AccessDenied::Unavailable => AccessDenied::Unavailable,
-                    _ => AccessDenied::BadApiToken,
-                })?;
+        if !entry.require_api_token_auth {
+            return Ok((entry, None));
         }
-        Ok(entry)
+        let api_token = api_token.ok_or(AccessDenied::ApiTokenRequired)?;
+        let key = self
+            .check_key(KeyKind::ApiToken, api_token)
+            .map_err(|denied| match denied {
+                AccessDenied::Unavailable => AccessDenied::Unavailable,
+                _ => AccessDenied::BadApiToken,
+            })?;
+        Ok((entry, Some(key)))
     }
 
     /// Checks an API token or admin key.
@@ -318,14 +345,27 @@ impl Registry {
     }
 }
 
-fn split(values: &[String]) -> Vec<String> {
-    values
-        .iter()
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
-        .map(str::to_owned)
-        .collect()
+/// A name as stored: trimmed, not empty, at most [`MAX_NAME_CHARS`] characters, and free of
+/// control and text-direction characters, which would make a name shown in a list or a log
+/// read as something else.
+fn checked_name(name: &str) -> Result<String, RegistryError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(RegistryError::EmptyName);
+    }
+    let length = name.chars().count();
+    if length > MAX_NAME_CHARS {
+        return Err(RegistryError::NameTooLong(length));
+    }
+    if let Some(bad) = name.chars().find(|c| c.is_control() || is_direction_mark(*c)) {
+        return Err(RegistryError::NameCharacter(format!("U+{:04X}", u32::from(bad))));
+    }
+    Ok(name.to_owned())
+}
+
+/// Bidirectional marks, embeddings, overrides and isolates (Unicode UAX #9).
+fn is_direction_mark(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 fn new_id(prefix: &str) -> String {
@@ -333,16 +373,6 @@ fn new_id(prefix: &str) -> String {
     rand::rng().fill_bytes(&mut bytes);
     let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
     format!("{prefix}_{hex}")
-}
-
-/// RFC 3339, seconds precision, UTC.
-pub fn format_time(at: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(at).to_string()
-}
-
-pub fn parse_time(text: &str) -> Result<SystemTime, RegistryError> {
-    humantime::parse_rfc3339_weak(text.trim())
-        .map_err(|error| RegistryError::BadTime(format!("{text}: {error}")))
 }
 
 pub(crate) fn to_unix(at: SystemTime) -> i64 {

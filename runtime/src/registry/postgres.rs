@@ -265,14 +265,18 @@ impl RegistryStore for PostgresStore {
         })
     }
 
-    fn purge_expired(&self, now: SystemTime) -> Result<usize, RegistryError> {
-        let purged = self.pool.with(|db| {
-            db.execute(
-                "DELETE FROM servers WHERE expires_at IS NOT NULL AND expires_at <= $1",
+    fn purge_expired(&self, now: SystemTime) -> Result<Vec<ServerEntry>, RegistryError> {
+        self.pool.with(|db| {
+            db.query(
+                &format!(
+                    "DELETE FROM servers WHERE expires_at IS NOT NULL AND expires_at <= $1 RETURNING {SERVER_COLUMNS}"
+                ),
                 &[&to_unix(now)],
-            )
-        })?;
-        Ok(usize::try_from(purged).unwrap_or(usize::MAX))
+            )?
+            .iter()
+            .map(|row| server_row(row).map(|(entry, _)| entry))
+            .collect()
+        })
     }
 
     fn insert_key(&self, kind: KeyKind, entry: &KeyEntry, hash: &TokenHash) -> Result<(), RegistryError> {

@@ -32,8 +32,12 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating on first use) the database at `path` and runs pending migrations.
+    /// Opens (creating on first use, readable by its owner only) the database at `path` and
+    /// runs pending migrations.
     pub fn open(path: &Path) -> Result<Self, RegistryError> {
+        // SQLite gives its journal files the mode of the database file, so they are private too.
+        crate::files::create_private(path)
+            .map_err(|error| RegistryError::Storage(format!("{}: {error}", path.display())))?;
         let connection = Connection::open(path).map_err(storage)?;
         Self::migrate(connection)
     }
@@ -212,12 +216,13 @@ impl RegistryStore for SqliteStore {
         })
     }
 
-    fn purge_expired(&self, now: SystemTime) -> Result<usize, RegistryError> {
+    fn purge_expired(&self, now: SystemTime) -> Result<Vec<ServerEntry>, RegistryError> {
         self.with(|db| {
-            db.execute(
-                "DELETE FROM servers WHERE expires_at IS NOT NULL AND expires_at <= ?1",
-                [to_unix(now)],
-            )
+            let mut statement = db.prepare(&format!(
+                "DELETE FROM servers WHERE expires_at IS NOT NULL AND expires_at <= ?1 RETURNING {SERVER_COLUMNS}"
+            ))?;
+            let rows = statement.query_map([to_unix(now)], server_row)?;
+            rows.map(|row| row.map(|(entry, _)| entry)).collect()
         })
     }
 

@@ -5,10 +5,14 @@ use std::time::SystemTime;
 
 use super::*;
 
+fn vocabulary() -> Vocabulary {
+    Vocabulary::from_names(["list", "suspend"], ["directory"])
+}
+
 fn read_only() -> NewServer {
     NewServer {
         name: "Auditor".into(),
-        methods: vec!["read".into()],
+        methods: Some(vec!["read".into()]),
         ..NewServer::default()
     }
 }
@@ -22,7 +26,7 @@ fn the_database_file_holds_no_token() {
     let registry = Registry::new(Box::new(SqliteStore::open(&path).expect("store")));
     let now = SystemTime::now();
     let (_, token) = registry
-        .create_server(read_only(), now, |_| true)
+        .create_server(read_only(), now, &vocabulary(), |_| true)
         .expect("created");
     let (_, admin) = registry.create_key(KeyKind::AdminKey, "ops", now).expect("admin");
     drop(registry);
@@ -53,4 +57,67 @@ fn a_database_file_with_a_newer_schema_is_refused() {
         Ok(_) => panic!("a newer schema was accepted"),
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_new_database_file_is_readable_by_its_owner_only() {
+    let dir = std::env::temp_dir().join(format!("op-scim-registry-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("state.db");
+    let _ = std::fs::remove_file(&path);
+    drop(SqliteStore::open(&path).expect("store"));
+    assert_eq!(crate::files::readable_by_others(&path), None);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn names_are_bounded_and_plain() {
+    let registry = Registry::new(Box::new(SqliteStore::in_memory().expect("store")));
+    let now = SystemTime::now();
+    let named = |name: &str| NewServer {
+        name: name.into(),
+        ..read_only()
+    };
+    for (name, expected) in [
+        ("a".repeat(201), "201 characters"),
+        ("evil\u{202E}txt.exe".to_owned(), "U+202E"),
+        ("line\nbreak".to_owned(), "U+000A"),
+    ] {
+        let error = registry
+            .create_server(named(&name), now, &vocabulary(), |_| true)
+            .expect_err("refused");
+        assert!(error.to_string().contains(expected), "{error}");
+        let error = registry
+            .create_key(KeyKind::ApiToken, &name, now)
+            .expect_err("refused");
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+    let (entry, _) = registry
+        .create_server(named(&"é".repeat(200)), now, &vocabulary(), |_| true)
+        .expect("200 characters are fine");
+    assert_eq!(entry.name.chars().count(), 200);
+}
+
+#[test]
+fn a_server_without_methods_is_read_only_and_an_empty_list_is_refused() {
+    let registry = Registry::new(Box::new(SqliteStore::in_memory().expect("store")));
+    let now = SystemTime::now();
+    let unscoped = NewServer {
+        name: "No config".into(),
+        ..NewServer::default()
+    };
+    let (entry, _) = registry
+        .create_server(unscoped, now, &vocabulary(), |_| true)
+        .expect("created");
+    assert_eq!(entry.methods, ["read"]);
+    assert!(entry.tags.is_empty());
+    let empty = NewServer {
+        name: "Empty".into(),
+        methods: Some(vec![String::new()]),
+        ..NewServer::default()
+    };
+    let error = registry
+        .create_server(empty, now, &vocabulary(), |_| true)
+        .expect_err("refused");
+    assert!(matches!(error, RegistryError::Scope(_)), "{error}");
 }

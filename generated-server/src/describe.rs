@@ -1,0 +1,180 @@
+//! What `config check` prints: every setting, where it came from, secrets masked.
+
+use std::fmt::Write as _;
+
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+use generated_server::TOOLS;
+use runtime::ToolNaming;
+use runtime::registry::RegistryLocation;
+
+use crate::config_file::ConfigFile;
+use crate::settings::{Bridge, Callers, CursorSecret, ServeConfig, Transport};
+
+/// Where a setting's value came from.
+pub struct Sources<'a> {
+    /// The matches the serving options may have been read from: the top level, and
+    /// `config check`'s own.
+    pub matches: Vec<&'a ArgMatches>,
+    pub command: &'a clap::Command,
+    pub file: &'a ConfigFile,
+}
+
+impl Sources<'_> {
+    fn of(&self, id: &str) -> String {
+        let arg = self.command.get_arguments().find(|arg| arg.get_id() == id);
+        let long = arg.and_then(|arg| arg.get_long()).unwrap_or(id);
+        let sources: Vec<ValueSource> = self
+            .matches
+            .iter()
+            .filter(|matches| matches.ids().any(|known| known.as_str() == id))
+            .filter_map(|matches| matches.value_source(id))
+            .collect();
+        let source = sources
+            .iter()
+            .find(|source| **source == ValueSource::CommandLine)
+            .or(sources.first())
+            .copied();
+        match source {
+            Some(ValueSource::CommandLine) => format!("--{long}"),
+            Some(ValueSource::EnvVariable) => arg
+                .and_then(|arg| arg.get_env())
+                .map_or_else(|| "environment".into(), |env| env.to_string_lossy().into_owned()),
+            _ if self.file.keys().any(|key| key == long) => match &self.file.path {
+                Some(path) => format!("{}", path.display()),
+                None => "config file".into(),
+            },
+            _ => "default".into(),
+        }
+    }
+}
+
+/// The report of a valid configuration.
+pub fn describe(config: &ServeConfig, sources: &Sources<'_>) -> String {
+    let mut out = String::from("configuration: valid\n");
+    let mut line = |name: &str, value: String, id: Option<&str>| {
+        let from = id.map(|id| format!("  ({})", sources.of(id))).unwrap_or_default();
+        let _ = writeln!(out, "  {name:<16}{value}{from}");
+    };
+    if let Some(path) = &sources.file.path {
+        line("config file", path.display().to_string(), None);
+    }
+    let transport = match config.transport {
+        Transport::Stdio => "stdio",
+        Transport::Http => "http",
+    };
+    line("transport", transport.into(), Some("transport"));
+    if config.transport == Transport::Http {
+        line("listen", config.listen.to_string(), Some("listen"));
+        let callers = match config.callers {
+            Callers::Local => "this machine only (loopback)",
+            Callers::Tokens => "holders of a server token",
+            Callers::Anyone => "ANYONE who can reach the address, no token (--allow-unauthenticated)",
+        };
+        line("callers", callers.into(), None);
+        line(
+            "allowed hosts",
+            config.rules.allowed_hosts.join(", "),
+            Some("allowed_hosts"),
+        );
+        let origins = if config.rules.allowed_origins.is_empty() {
+            "own loopback origin only".to_owned()
+        } else {
+            config.rules.allowed_origins.join(", ")
+        };
+        line("allowed origins", origins, Some("allowed_origins"));
+        line(
+            "endpoints",
+            match config.registry {
+                Some(_) => "/mcp/<token>, /mcp (Bearer), /admin/servers, /healthz, /readyz, /metrics",
+                None => "/mcp, /healthz, /readyz, /metrics",
+            }
+            .into(),
+            None,
+        );
+        line(
+            "connections",
+            format!(
+                "at most {}, headers within {}",
+                config.limits.max_connections,
+                humantime::format_duration(config.limits.header_read_timeout)
+            ),
+            Some("max_connections"),
+        );
+        line(
+            "shutdown grace",
+            humantime::format_duration(config.shutdown_grace).to_string(),
+            Some("shutdown_grace"),
+        );
+    }
+    match &config.bridge {
+        Bridge::Demo { users } => line(
+            "bridge",
+            format!("built-in simulated bridge, {users} users"),
+            Some("demo"),
+        ),
+        Bridge::Remote { upstream, token_from } => {
+            line("bridge", upstream.shown_url().to_owned(), Some("bridge_url"));
+            line("bridge token", format!("*** (from {token_from})"), None);
+        }
+    }
+    match &config.cursor {
+        CursorSecret::Shared { from, .. } => line("cursor key", format!("*** shared (from {from})"), None),
+        CursorSecret::Random => line("cursor key", "random per process".into(), None),
+    }
+    match &config.registry {
+        Some(location @ RegistryLocation::Sqlite(_)) => {
+            line(
+                "registry",
+                format!("SQLite {}", location.redacted()),
+                Some("state"),
+            );
+            line("public url", config.public_url.clone(), Some("public_url"));
+        }
+        Some(location @ RegistryLocation::Postgres(_)) => {
+            line(
+                "registry",
+                format!("PostgreSQL {}", location.redacted()),
+                Some("database_url"),
+            );
+            if let Some((security, _)) = location.transport_security() {
+                line("registry link", security.into(), None);
+            }
+            line("public url", config.public_url.clone(), Some("public_url"));
+        }
+        None => line(
+            "registry",
+            "none: one server at /mcp with the scope below".into(),
+            None,
+        ),
+    }
+    let everything = if config.scope.is_everything() {
+        ": every tool, delete included"
+    } else {
+        ""
+    };
+    line(
+        "scope",
+        format!(
+            "{} ({} of {} tools{everything})",
+            config.scope,
+            config.tools_in_scope(),
+            TOOLS.len()
+        ),
+        Some("methods"),
+    );
+    let naming = match config.naming {
+        ToolNaming::Default => "default",
+        ToolNaming::Portable => "portable",
+    };
+    line("tool names", naming.into(), Some("tool_names"));
+    let audit = config
+        .audit_log
+        .as_ref()
+        .map_or_else(|| "stderr".to_owned(), |path| path.display().to_string());
+    line("audit log", audit, Some("audit_log"));
+    for warning in &config.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    out
+}

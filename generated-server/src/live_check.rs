@@ -1,0 +1,52 @@
+//! `config check --live`: the bridge (and a PostgreSQL registry) asked once, as serving would.
+
+use std::time::Duration;
+
+use runtime::ops::upstream_verdict;
+use runtime::registry::{RegistryLocation, open_store};
+
+use crate::settings::{Bridge, ServeConfig};
+
+/// How long each check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Each check's name with what it found: a sentence when fine, the problem when not.
+pub async fn run(config: &ServeConfig) -> Vec<(&'static str, Result<String, String>)> {
+    let mut checks = vec![("bridge", bridge(config).await)];
+    if let Some(location @ RegistryLocation::Postgres(_)) = &config.registry {
+        checks.push(("registry", registry(location.clone()).await));
+    }
+    checks
+}
+
+async fn bridge(config: &ServeConfig) -> Result<String, String> {
+    let Bridge::Remote { upstream, .. } = &config.bridge else {
+        return Ok("the built-in simulated bridge starts with the server".into());
+    };
+    let url = format!("{}/{}", upstream.shown_url(), upstream.probe_path());
+    let status = upstream
+        .probe(CHECK_TIMEOUT)
+        .await
+        .map_err(|error| format!("GET {url}: {error}"))?;
+    upstream_verdict(status).map_err(|failed| format!("GET {url}: {failed}"))?;
+    if (200..300).contains(&status) {
+        Ok(format!(
+            "GET {url} answered {status}: reachable, and the bearer token is accepted"
+        ))
+    } else {
+        Ok(format!(
+            "GET {url} answered {status}: reachable (the token was not refused)"
+        ))
+    }
+}
+
+async fn registry(location: RegistryLocation) -> Result<String, String> {
+    let shown = location.redacted();
+    // Connecting and migrating block: off the async workers.
+    let opened = tokio::task::spawn_blocking(move || open_store(&location).and_then(|store| store.ping()))
+        .await
+        .map_err(|error| format!("{shown}: {error}"))?;
+    opened
+        .map(|()| format!("{shown} answers, and its schema is current"))
+        .map_err(|error| format!("{shown}: {error}"))
+}

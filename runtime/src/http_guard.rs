@@ -1,0 +1,329 @@
+//! What every request to `/mcp` and `/admin` passes before it is served: the Host and Origin
+//! checks (DNS-rebinding protection, not authentication), and a request body that arrives in
+//! time and reads as JSON-RPC.
+//!
+//! rmcp checks Host and Origin too, with the same lists; this layer runs first so that a
+//! refusal says what to do (which flag to set, what is allowed now), and so that the admin
+//! API, which rmcp does not serve, is checked the same way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// The loopback names a server always answers to, so local checks and probes work whatever
+/// public host is configured. They do not weaken DNS-rebinding protection: a rebinding page's
+/// requests carry its own host name, never these.
+pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+/// The largest `/mcp` request body read (rmcp's own limit).
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The Host names and browser Origins the guarded endpoints accept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostRules {
+    /// `name` (any port) or `name:port`; always starts with [`LOOPBACK_HOSTS`].
+    pub allowed_hosts: Vec<String>,
+    /// Exact origins (`https://app.example.com`); the server's own loopback origins are added
+    /// once its port is known.
+    pub allowed_origins: Vec<String>,
+}
+
+impl HostRules {
+    /// The loopback names plus `extra_hosts`; `origins` as given.
+    pub fn new(extra_hosts: &[String], origins: &[String]) -> Self {
+        let mut allowed_hosts: Vec<String> = LOOPBACK_HOSTS.iter().map(|host| (*host).to_owned()).collect();
+        for host in extra_hosts {
+            let host = host.trim();
+            if !host.is_empty() && !allowed_hosts.iter().any(|known| known.eq_ignore_ascii_case(host)) {
+                allowed_hosts.push(host.to_owned());
+            }
+        }
+        Self {
+            allowed_hosts,
+            allowed_origins: origins.iter().map(|origin| origin.trim().to_owned()).collect(),
+        }
+    }
+
+    /// The same rules, also accepting the pages this server itself serves on `port`.
+    pub fn with_own_origins(mut self, port: u16) -> Self {
+        for name in LOOPBACK_HOSTS {
+            let origin = if name.contains(':') {
+                format!("http://[{name}]:{port}")
+            } else {
+                format!("http://{name}:{port}")
+            };
+            if !self.allowed_origins.contains(&origin) {
+                self.allowed_origins.push(origin);
+            }
+        }
+        self
+    }
+
+    /// Why a request's Host or Origin is refused, in a sentence that says what to change.
+    pub fn refusal(&self, headers: &HeaderMap) -> Option<(StatusCode, String)> {
+        let Some(host) = headers.get(header::HOST).and_then(|value| value.to_str().ok()) else {
+            return Some((
+                StatusCode::BAD_REQUEST,
+                "the request has no readable Host header".into(),
+            ));
+        };
+        let Some((name, port)) = split_authority(host) else {
+            return Some((
+                StatusCode::BAD_REQUEST,
+                format!("the Host header `{host}` is malformed"),
+            ));
+        };
+        if !self
+            .allowed_hosts
+            .iter()
+            .any(|allowed| host_matches(allowed, &name, port))
+        {
+            return Some((
+                StatusCode::FORBIDDEN,
+                format!(
+                    "Host `{host}` is not allowed: this server answers to {}. If clients reach it under \
+                     that name, add it with --allowed-host (OP_SCIM_ALLOWED_HOSTS).",
+                    self.allowed_hosts.join(", ")
+                ),
+            ));
+        }
+        let origin = headers.get(header::ORIGIN)?;
+        let origin_text = origin.to_str().unwrap_or("(not text)");
+        let allowed = origin
+            .to_str()
+            .ok()
+            .and_then(normalize_origin)
+            .is_some_and(|origin| {
+                self.allowed_origins
+                    .iter()
+                    .filter_map(|allowed| normalize_origin(allowed))
+                    .any(|allowed| allowed == origin)
+            });
+        (!allowed).then(|| {
+            (
+                StatusCode::FORBIDDEN,
+                format!(
+                    "Origin `{origin_text}` is not allowed: browser pages may call this server only from {}. \
+                     Add the page's origin with --allowed-origin (OP_SCIM_ALLOWED_ORIGINS).",
+                    self.allowed_origins.join(", ")
+                ),
+            )
+        })
+    }
+}
+
+/// Refuses a request whose Host or Origin is not allowed, saying why.
+pub async fn check_host_and_origin(
+    State(rules): State<Arc<HostRules>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match rules.refusal(request.headers()) {
+        Some((status, message)) => {
+            tracing::info!(status = status.as_u16(), reason = %message, "request refused");
+            (status, axum::Json(json!({ "error": message }))).into_response()
+        }
+        None => next.run(request).await,
+    }
+}
+
+/// Reads a `POST /mcp` body within `timeout`, and turns rmcp's answer to a body
+/// that is not a JSON-RPC message (HTTP 415) into what JSON-RPC over HTTP expects: HTTP 400
+/// with a -32700 parse error (not JSON) or a -32600 invalid request (JSON, but not a message).
+pub async fn read_json_rpc_body(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(error)) => {
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            return if too_large {
+                plain(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                plain(
+                    StatusCode::BAD_REQUEST,
+                    format!("the request body could not be read: {error}"),
+                )
+            };
+        }
+        Err(_) => {
+            return plain(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} ms of its headers",
+                    timeout.as_millis()
+                ),
+            );
+        }
+    };
+    let json_content = is_json(&parts.headers);
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes.clone())))
+        .await;
+    if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE && json_content {
+        return json_rpc_error(&bytes);
+    }
+    response
+}
+
+fn json_rpc_error(body: &Bytes) -> Response {
+    let (id, code, message) = match serde_json::from_slice::<Value>(body) {
+        Err(error) => (
+            Value::Null,
+            -32700,
+            format!("Parse error: the request body is not JSON ({error})"),
+        ),
+        Ok(value) => (
+            value.get("id").cloned().unwrap_or(Value::Null),
+            -32600,
+            "Invalid Request: the body is JSON but not a JSON-RPC 2.0 message: it needs \"jsonrpc\": \"2.0\", \
+             a \"method\" string, and an \"id\" for a request"
+                .to_owned(),
+        ),
+    };
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })),
+    )
+        .into_response()
+}
+
+fn plain(status: StatusCode, message: String) -> Response {
+    (status, axum::Json(json!({ "error": message }))).into_response()
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            let essence = value.split(';').next().unwrap_or_default().trim();
+            essence.eq_ignore_ascii_case("application/json")
+        })
+}
+
+/// `name` and port of a Host header value; `[::1]:80` gives `::1`.
+fn split_authority(host: &str) -> Option<(String, Option<u16>)> {
+    let authority: http::uri::Authority = host.trim().parse().ok()?;
+    let name = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    Some((name, authority.port_u16()))
+}
+
+/// An allowed host matches a name, and its port when it names one.
+fn host_matches(allowed: &str, name: &str, port: Option<u16>) -> bool {
+    let (allowed_name, allowed_port) = match split_authority(allowed) {
+        Some(parts) => parts,
+        // A bare IPv6 address (`::1`) is not an authority without brackets.
+        None => (allowed.trim().to_ascii_lowercase(), None),
+    };
+    allowed_name == name && allowed_port.is_none_or(|allowed| Some(allowed) == port)
+}
+
+/// `scheme://host:port` with the scheme's default port filled in; `null` stays `null`.
+fn normalize_origin(origin: &str) -> Option<String> {
+    let origin = origin.trim();
+    if origin.eq_ignore_ascii_case("null") {
+        return Some("null".into());
+    }
+    let uri: http::Uri = origin.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let authority = uri.authority()?;
+    let port = authority.port_u16().or(match scheme.as_str() {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    })?;
+    let host = authority.host().to_ascii_lowercase();
+    Some(format!("{scheme}://{host}:{port}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(host: &str, origin: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, host.parse().expect("host"));
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, origin.parse().expect("origin"));
+        }
+        headers
+    }
+
+    #[test]
+    fn loopback_names_stay_allowed_beside_a_public_host() {
+        let rules = HostRules::new(&["mcp.example.com".into()], &[]);
+        assert_eq!(
+            rules.allowed_hosts,
+            ["localhost", "127.0.0.1", "::1", "mcp.example.com"]
+        );
+        for host in [
+            "localhost:8787",
+            "127.0.0.1:8787",
+            "[::1]:8787",
+            "MCP.example.com",
+        ] {
+            assert_eq!(rules.refusal(&headers(host, None)), None, "{host}");
+        }
+    }
+
+    #[test]
+    fn a_foreign_host_is_refused_naming_the_flag_and_what_is_allowed() {
+        let rules = HostRules::new(&["mcp.example.com:443".into()], &[]);
+        let (status, message) = rules
+            .refusal(&headers("evil.example:8787", None))
+            .expect("refused");
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(message.contains("--allowed-host"), "{message}");
+        assert!(
+            message.contains("localhost, 127.0.0.1, ::1, mcp.example.com:443"),
+            "{message}"
+        );
+        // A port in the allowed entry must match.
+        assert!(rules.refusal(&headers("mcp.example.com:8443", None)).is_some());
+        assert!(rules.refusal(&headers("mcp.example.com:443", None)).is_none());
+    }
+
+    #[test]
+    fn origins_must_be_listed_or_the_servers_own() {
+        let rules = HostRules::new(&[], &["https://app.example.com".into()]).with_own_origins(8787);
+        assert_eq!(
+            rules.refusal(&headers("localhost:8787", Some("https://app.example.com:443"))),
+            None
+        );
+        assert_eq!(
+            rules.refusal(&headers("localhost:8787", Some("http://localhost:8787"))),
+            None
+        );
+        let (status, message) = rules
+            .refusal(&headers("localhost:8787", Some("https://evil.example")))
+            .expect("refused");
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(message.contains("--allowed-origin"), "{message}");
+        assert!(message.contains("https://app.example.com"), "{message}");
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_rpc_gets_the_json_rpc_error_codes() {
+        let parse = json_rpc_error(&Bytes::from_static(b"{bad"));
+        assert_eq!(parse.status(), StatusCode::BAD_REQUEST);
+        let invalid = json_rpc_error(&Bytes::from_static(br#"{"id": 7, "foo": 1}"#));
+        assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
+    }
+}
