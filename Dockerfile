@@ -30,8 +30,9 @@ COPY --from=build /src/target/release/op-scim-mcp /usr/local/bin/op-scim-mcp
 # Owned by the numeric user below; no passwd entry is needed for a numeric USER.
 RUN mkdir /data && chown 10001:10001 /data
 VOLUME /data
-# The working directory is the volume, so `op-scim-mcp admin-keys create` (whose --state defaults to
-# a relative op-scim-mcp.db) writes into it rather than into the read-only root.
+# The working directory is the volume, so a relative `--state registry.db` lands in it rather than in
+# the read-only root. Serving on 0.0.0.0 (below) needs a registry: OP_SCIM_STATE or
+# OP_SCIM_DATABASE_URL, which the registry commands (`admin-keys create`, ...) read too.
 WORKDIR /data
 USER 10001:10001
 # Serve MCP over HTTP on all interfaces by default; any flag or variable can still override these.

@@ -60,7 +60,7 @@ async def main():
         server, url = start([binary, "--transport", "http", "--listen", "127.0.0.1:0", "--state", state],
                             r"at (http://\S+)/mcp", env=env)
         try:
-            token = reader["url"].rsplit("/", 1)[1]
+            token = reader["path"].rsplit("/", 1)[1]
             async with httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=60)) as http:
                 async with Client(streamable_http_client(f"{url}/mcp/{token}", http_client=http)) as client:
                     listed = sorted(t.name for t in (await client.list_tools()).tools)
@@ -78,7 +78,7 @@ async def main():
                     assert sorted(t.name for t in (await client.list_tools()).tools) == listed
             checks.append("header form")
 
-            writer_url = f"{url}/mcp/{writer['url'].rsplit('/', 1)[1]}"
+            writer_url = f"{url}{writer['path']}"
             async with httpx2.AsyncClient(timeout=30) as http:
                 refused = await http.post(writer_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
                                           headers={"Accept": "application/json, text/event-stream"})

@@ -93,6 +93,18 @@ fn client_driven(root: &Path) -> Result<()> {
         bail!("the registry end-to-end run failed");
     }
     passed += 1;
+    println!("== the README's quick start, with the Python MCP client over stdio");
+    let quick_start = Command::new(&python)
+        .arg(root.join("tests/e2e/readme_quick_start.py"))
+        .arg(&binary)
+        .arg(root.join("README.md"))
+        .status()
+        .context("running the quick start")?;
+    if !quick_start.success() {
+        println!("e2e: {passed} passed, 1 failed");
+        bail!("the README's quick start failed");
+    }
+    passed += 1;
     println!("== two replicas on one PostgreSQL, with the Python MCP client over HTTP");
     // A throwaway PostgreSQL server, stopped when `postgres` drops after the script has run.
     let postgres = testkit::TempPostgres::start();
