@@ -150,26 +150,17 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
         problems
             .push("--state/--database-url serve scoped servers over HTTP only: add --transport http".into());
     }
-    if let Some(Some(RegistryLocation::Sqlite(path))) = &registry {
-        let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty());
-        match parent {
-            Some(parent) if !parent.is_dir() => problems.push(format!(
-                "--state {}: the directory {} does not exist",
-                path.display(),
-                parent.display()
-            )),
-            _ => warnings.extend(runtime::files::readable_by_others(path)),
-        }
-    }
-    if let Some(path) = &args.audit_log {
-        let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty());
-        match parent {
-            Some(parent) if !parent.is_dir() => problems.push(format!(
-                "--audit-log {}: the directory {} does not exist",
-                path.display(),
-                parent.display()
-            )),
-            _ => warnings.extend(runtime::files::readable_by_others(path)),
+    let files = [
+        match &registry {
+            Some(Some(RegistryLocation::Sqlite(path))) => Some(("--state", path)),
+            _ => None,
+        },
+        args.audit_log.as_ref().map(|path| ("--audit-log", path)),
+    ];
+    for (flag, path) in files.into_iter().flatten() {
+        match private_file(flag, path) {
+            Ok(warning) => warnings.extend(warning),
+            Err(problem) => problems.push(problem),
         }
     }
     if let Some(Some(location)) = &registry
@@ -420,6 +411,19 @@ fn registry(args: &ServeArgs) -> Result<Option<RegistryLocation>, String> {
             Err(error) => Err(format!("--database-url: {error}")),
         },
         (None, None) => Ok(None),
+    }
+}
+
+/// A file the server creates (0600) or appends to: its directory must exist, and an existing
+/// file others may read is worth a warning.
+fn private_file(flag: &str, path: &Path) -> Result<Option<String>, String> {
+    match path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        Some(parent) if !parent.is_dir() => Err(format!(
+            "{flag} {}: the directory {} does not exist",
+            path.display(),
+            parent.display()
+        )),
+        _ => Ok(runtime::files::readable_by_others(path)),
     }
 }
 

@@ -2,26 +2,15 @@
 //! precedence, every problem reported at once, and no secret in the output.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_op-scim-mcp");
+mod support;
+
+use support::{BINARY, op_scim_mcp, stdout};
+
 const BRIDGE_TOKEN: &str = "bridge-token-that-must-not-show";
 const CURSOR_KEY: &str = "cursor-key-that-must-not-show-0123456789";
 const DB_PASSWORD: &str = "db-password-that-must-not-show";
-
-/// The binary with a clean environment: only what the test sets reaches it.
-fn op_scim_mcp(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(BINARY)
-        .env_clear()
-        .envs(env.iter().copied())
-        .args(args)
-        .output()
-        .expect("op-scim-mcp runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 fn replicated_env() -> Vec<(&'static str, String)> {
     vec![

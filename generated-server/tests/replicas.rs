@@ -10,7 +10,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use testkit::Served;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_op-scim-mcp");
+mod support;
+
+use support::{BINARY, client};
+
 const CURSOR_KEY: &str = "replicas-share-this-cursor-key-0123456789";
 
 /// One replica: a child process on an ephemeral loopback port, killed when dropped.
@@ -47,14 +50,6 @@ fn admin_key(database_url: &str) -> String {
     );
     let created: Value = serde_json::from_slice(&output.stdout).expect("json");
     created["secret"].as_str().expect("secret").to_owned()
-}
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
 }
 
 /// A server made through `replica`'s admin API: read-only unless `methods` says more.

@@ -3,31 +3,15 @@
 //! the errors that must say what to do. Every test runs the real binary.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use testkit::Served;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_op-scim-mcp");
+mod support;
 
-/// The binary with a clean environment: only what the test sets reaches it.
-fn op_scim_mcp(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(BINARY)
-        .env_clear()
-        .envs(env.iter().copied())
-        .args(args)
-        .output()
-        .expect("op-scim-mcp runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use support::{BINARY, client, op_scim_mcp, text};
 
 /// A fresh directory of its own under the system's temporary directory.
 fn temp_dir(name: &str) -> PathBuf {
@@ -40,14 +24,6 @@ fn temp_dir(name: &str) -> PathBuf {
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
-}
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
 }
 
 async fn call(base: &str, id: u64, name: &str, arguments: Value) -> Value {
@@ -614,7 +590,13 @@ async fn the_audit_log_reopens_on_sighup_and_one_line_is_logged_per_call() {
     assert!(old.contains(&ids[0]) && new.contains(&ids[1]));
     assert_eq!(mode(&audit), 0o600);
 
-    // Three calls, three log lines: no rmcp session noise at the default level.
+    // Three calls, three log lines: no rmcp session noise at the default level. The last line
+    // may still be on its way through the pipe.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while served.log().matches("tool call").count() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let log = served.log();
     let after_start: Vec<&str> = log
         .lines()

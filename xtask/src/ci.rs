@@ -62,65 +62,43 @@ fn client_driven(root: &Path) -> Result<()> {
     step(root, "build the server", RELEASE_BUILD)?;
     let python = python_with_mcp(root)?;
     let binary = crate::target_dir(root).join("release/op-scim-mcp");
-    let script = root.join("tests/e2e/mcp_client_workflows.py");
-    let mut passed = 0;
+    let mut runs = E2eRuns::default();
     for transport in ["stdio", "http"] {
-        println!("== end to end with the Python MCP client over {transport}");
-        let output = Command::new(&python)
-            .arg(&script)
+        runs.run(
+            &format!("end to end with the Python MCP client over {transport}"),
+            Command::new(&python)
+                .arg(root.join("tests/e2e/mcp_client_workflows.py"))
+                .arg(&binary)
+                .arg(transport)
+                .env("OP_SCIM_LOG", "warn"),
+        )?;
+    }
+    runs.run(
+        "scoped servers from the registry, with the Python MCP client over HTTP",
+        Command::new(&python)
+            .arg(root.join("tests/e2e/mcp_client_registry.py"))
             .arg(&binary)
-            .arg(transport)
-            .env("OP_SCIM_LOG", "warn")
-            .output()
-            .context("running the Python MCP client")?;
-        print!("{}", String::from_utf8_lossy(&output.stdout));
-        if !output.status.success() {
-            eprint!("{}", String::from_utf8_lossy(&output.stderr));
-            println!("e2e: {passed} passed, 1 failed");
-            bail!("the {transport} end-to-end run failed");
-        }
-        passed += 1;
-    }
-    println!("== scoped servers from the registry, with the Python MCP client over HTTP");
-    let registry = Command::new(&python)
-        .arg(root.join("tests/e2e/mcp_client_registry.py"))
-        .arg(&binary)
-        .env("OP_SCIM_LOG", "warn")
-        .status()
-        .context("running the registry end-to-end test")?;
-    if !registry.success() {
-        println!("e2e: {passed} passed, 1 failed");
-        bail!("the registry end-to-end run failed");
-    }
-    passed += 1;
-    println!("== the README's quick start, with the Python MCP client over stdio");
-    let quick_start = Command::new(&python)
-        .arg(root.join("tests/e2e/readme_quick_start.py"))
-        .arg(&binary)
-        .arg(root.join("README.md"))
-        .status()
-        .context("running the quick start")?;
-    if !quick_start.success() {
-        println!("e2e: {passed} passed, 1 failed");
-        bail!("the README's quick start failed");
-    }
-    passed += 1;
-    println!("== two replicas on one PostgreSQL, with the Python MCP client over HTTP");
+            .env("OP_SCIM_LOG", "warn"),
+    )?;
+    runs.run(
+        "the README's quick start, with the Python MCP client over stdio",
+        Command::new(&python)
+            .arg(root.join("tests/e2e/readme_quick_start.py"))
+            .arg(&binary)
+            .arg(root.join("README.md")),
+    )?;
     // A throwaway PostgreSQL server, stopped when `postgres` drops after the script has run.
     let postgres = testkit::TempPostgres::start();
-    let replicas = Command::new(&python)
-        .arg(root.join("tests/e2e/mcp_client_replicas.py"))
-        .arg(&binary)
-        .arg(postgres.create_database("e2e_replicas"))
-        .env("OP_SCIM_LOG", "warn")
-        .status()
-        .context("running the replicas end-to-end test")?;
+    runs.run(
+        "two replicas on one PostgreSQL, with the Python MCP client over HTTP",
+        Command::new(&python)
+            .arg(root.join("tests/e2e/mcp_client_replicas.py"))
+            .arg(&binary)
+            .arg(postgres.create_database("e2e_replicas"))
+            .env("OP_SCIM_LOG", "warn"),
+    )?;
     drop(postgres);
-    if !replicas.success() {
-        println!("e2e: {passed} passed, 1 failed");
-        bail!("the replicas end-to-end run failed");
-    }
-    passed += 1;
+    let passed = runs.passed;
     println!("e2e: {passed} passed, 0 failed");
     // Suites written by others: the official MCP conformance suite and the MCP Inspector CLI
     // (both fetched with npx under Node 22).
@@ -179,6 +157,25 @@ fn client_driven(root: &Path) -> Result<()> {
         bail!("scim2-tester found unexpected failures in the simulated bridge");
     }
     Ok(())
+}
+
+/// The client-driven runs, counted: each prints its own checks, and the first failure stops CI.
+#[derive(Default)]
+struct E2eRuns {
+    passed: usize,
+}
+
+impl E2eRuns {
+    fn run(&mut self, title: &str, command: &mut Command) -> Result<()> {
+        println!("== {title}");
+        let status = command.status().with_context(|| format!("running {title}"))?;
+        if !status.success() {
+            println!("e2e: {} passed, 1 failed", self.passed);
+            bail!("{title}: failed");
+        }
+        self.passed += 1;
+        Ok(())
+    }
 }
 
 fn python_with_mcp(root: &Path) -> Result<std::path::PathBuf> {
