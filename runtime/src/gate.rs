@@ -250,6 +250,7 @@ async fn gate_admin(State(access): State<Access>, mut request: Request, next: Ne
             request.extensions_mut().insert(Admin(admin.id));
             next.run(request).await
         }
+        Err(AccessDenied::UnknownToken) => denied(&AccessDenied::UnknownAdminKey),
         Err(denial) => denied(&denial),
     }
 }

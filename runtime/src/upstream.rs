@@ -294,11 +294,15 @@ fn connect_cause(error: &reqwest::Error, connect_timeout: Duration) -> String {
     }
 }
 
-/// An error and its sources, `: `-joined. reqwest's own message names the URL, never the
-/// token.
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error and its sources, `: `-joined, for the log and (as a last resort) the model.
+/// reqwest's own message names the request URL, which may hold the bridge URL's password: the
+/// URL is shown masked. The token travels in a header and never appears.
+fn error_chain(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
-    let mut source = error.source();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), &crate::redact::redact_url(url.as_str()));
+    }
+    let mut source = std::error::Error::source(error);
     while let Some(current) = source {
         let next = current.to_string();
         if !text.contains(&next) {
@@ -520,6 +524,29 @@ mod tests {
             request.url("http://bridge").unwrap(),
             "http://bridge/Users?filter=userName%20eq%20%22a%26b%3Dc%22&count=5"
         );
+    }
+
+    #[tokio::test]
+    async fn a_transport_error_never_shows_the_urls_password() {
+        let upstream = Upstream::new(UpstreamConfig::new(
+            "http://scim:hunter2@127.0.0.1:9",
+            Secret::new("token"),
+        ))
+        .expect("upstream");
+        let error = upstream
+            .client
+            .get("http://scim:hunter2@127.0.0.1:9/Users")
+            .send()
+            .await
+            .expect_err("nothing listens on port 9");
+        let text = error_chain(&error);
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!connect_cause(&error, Duration::from_secs(1)).contains("hunter2"));
+        let refused = upstream
+            .send(&UpstreamRequest::new(Method::GET).literal("Users"))
+            .await
+            .expect_err("refused");
+        assert!(!refused.to_string().contains("hunter2"), "{refused}");
     }
 
     #[test]

@@ -553,3 +553,43 @@ async fn a_change_that_cannot_be_audited_is_refused_before_it_reaches_the_bridge
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_created_user_or_group_is_audited_by_the_name_it_was_given() {
+    let sim = simulator(SimConfig::default()).await;
+    let audit = Captured::default();
+    let server = TestServer::new(&sim.base_url(), sim.token())
+        .audit(Arc::new(AuditLog::to_writer(Box::new(audit.clone()))))
+        .build();
+    for (tool, arguments, target) in [
+        (
+            "create_a_1_password_user",
+            json!({ "user_name": "new.hire@example.com" }),
+            "new.hire@example.com",
+        ),
+        (
+            "create_a_1_password_group",
+            json!({ "display_name": "Contractors" }),
+            "Contractors",
+        ),
+    ] {
+        let Value::Object(arguments) = arguments else {
+            unreachable!()
+        };
+        let result = server.call(tool, arguments).await.expect("a result");
+        assert_ne!(result.is_error, Some(true), "{result:?}");
+        let lines: Vec<Value> = audit
+            .text()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("json"))
+            .filter(|line: &Value| line["tool"] == tool)
+            .collect();
+        assert_eq!(lines.len(), 2, "{}", audit.text());
+        assert!(
+            lines.iter().all(|line| line["targets"] == json!([target])),
+            "{}",
+            audit.text()
+        );
+    }
+    sim.shutdown().await;
+}

@@ -166,8 +166,12 @@ pub enum AccessDenied {
     )]
     MissingAdminKey,
     /// Unknown and revoked tokens answer the same, so nobody learns which tokens exist.
-    #[error("invalid or revoked token")]
+    #[error(
+        "invalid or revoked server token: check the token in /mcp/<token> or in `Authorization: Bearer <token>` (op-scim-mcp servers list shows the live servers)"
+    )]
     UnknownToken,
+    #[error("invalid or revoked admin key (op-scim-mcp admin-keys list shows the live keys)")]
+    UnknownAdminKey,
     #[error("this server expired at {0}")]
     Expired(String),
     #[error("API token required: send Authorization: Bearer <api token> with the /mcp/<token> URL")]
