@@ -568,10 +568,11 @@ async fn the_audit_log_reopens_on_sighup_and_one_line_is_logged_per_call() {
     assert_eq!(suspended["result"]["isError"], false, "{suspended}");
     let rotated = dir.join("audit.jsonl.1");
     std::fs::rename(&audit, &rotated).expect("rotate");
-    let hangup = Command::new("kill")
-        .args(["-HUP", &served.id().to_string()])
+    // bash's own `kill`, so the test needs no procps.
+    let hangup = Command::new("bash")
+        .args(["-c", &format!("kill -HUP {}", served.id())])
         .status()
-        .expect("kill runs");
+        .expect("bash runs");
     assert!(hangup.success());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(served.is_running(), "SIGHUP ended the process:\n{}", served.log());
