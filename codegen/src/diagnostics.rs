@@ -23,6 +23,8 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     found: Vec<Diagnostic>,
+    /// Legal but worth knowing: generation goes on.
+    warnings: Vec<Diagnostic>,
 }
 
 impl Diagnostics {
@@ -31,6 +33,23 @@ impl Diagnostics {
             location: location.into(),
             message: message.into(),
         });
+    }
+
+    /// Something generation can go on from, but a reviewer should see (a property without a
+    /// description the docs YAML did not supply, a deprecated operation).
+    pub fn warn(&mut self, location: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Diagnostic {
+            location: location.into(),
+            message: message.into(),
+        });
+    }
+
+    /// The warnings, sorted and deduplicated.
+    pub fn take_warnings(&mut self) -> Vec<Diagnostic> {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.sort();
+        warnings.dedup();
+        warnings
     }
 
     pub fn is_empty(&self) -> bool {

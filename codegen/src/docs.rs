@@ -19,6 +19,10 @@ pub struct DocsFile {
     /// Reference material (MCP `resources/list`), read live through a GET operation.
     #[serde(default)]
     pub reference: Vec<ReferenceDoc>,
+    /// `Schema.property` -> description, for properties the spec leaves undescribed (the key
+    /// names the schema that declares the property, as the generator's warning says).
+    #[serde(default)]
+    pub schema_descriptions: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +73,11 @@ pub struct Integration {
     /// The spec file these records document, relative to the docs file.
     #[serde(default)]
     pub spec: Option<String>,
+    /// Only the operations named here become tools; the others need no `excluded` entry.
+    /// For large specs of which a few operations are tools. Documented operations that the
+    /// spec lacks are still errors.
+    #[serde(default)]
+    pub only_documented: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,7 +93,7 @@ pub struct Resource {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Method {
-    /// The `operationId` in the spec this method calls.
+    /// The operation this method calls: its `operationId`, or `METHOD /path` when it has none.
     pub operation: String,
     pub kind: MethodKind,
     pub description: String,
@@ -107,6 +116,10 @@ pub struct Method {
     /// A fixed request body (custom methods), possibly with `$each` templates.
     #[serde(default)]
     pub body: Option<yaml_serde::Value>,
+    /// The `oneOf` member (a component schema name) whose properties become the arguments,
+    /// when the request body offers several.
+    #[serde(default)]
+    pub body_variant: Option<String>,
     #[serde(default)]
     pub destructive: Option<bool>,
     #[serde(default)]
@@ -129,38 +142,106 @@ pub enum MethodKind {
 #[serde(deny_unknown_fields)]
 pub struct Pagination {
     pub style: PaginationStyle,
-    /// The list field of the response holding the page's items.
-    #[serde(default = "default_items_field")]
-    pub items: String,
-    /// The response field holding the total number of matches.
-    #[serde(default = "default_total_field")]
-    pub total: String,
-}
-
-fn default_items_field() -> String {
-    "Resources".to_owned()
-}
-
-fn default_total_field() -> String {
-    "totalResults".to_owned()
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum PaginationStyle {
-    /// RFC 7644 `startIndex` (1-based) and `count`, behind an opaque cursor.
-    Scim,
+    /// The list field of the response holding the page's items (`Resources` for scim,
+    /// `items` for body_cursor).
+    #[serde(default)]
+    pub items: Option<String>,
+    /// scim: the response field holding the total number of matches (`totalResults`).
+    #[serde(default)]
+    pub total: Option<String>,
+    /// body_cursor: the field holding the upstream's cursor, in responses and in the request
+    /// body that continues (`cursor`).
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// body_cursor: the response field saying whether more may follow (`has_more`).
+    #[serde(default)]
+    pub has_more: Option<String>,
+    /// body_cursor: the request body's `oneOf` member that starts a listing (a component
+    /// schema name, e.g. `ResetCursor`).
+    #[serde(default)]
+    pub reset: Option<String>,
+    /// body_cursor: the reset body's page-size field (`limit`).
+    #[serde(default)]
+    pub page_size: Option<String>,
+    /// body_cursor: the largest page the upstream serves (asked for when filtering locally).
+    #[serde(default)]
+    pub upstream_max: Option<i64>,
+    /// body_cursor: at most this many upstream requests per tool call (default 5), so an
+    /// upstream that answers `has_more` with empty pages cannot keep a call going forever.
+    #[serde(default)]
+    pub requests_per_call: Option<u32>,
+    /// body_cursor: the reset's start-time field and how far before now the upstream starts
+    /// when it is absent; the start is then pinned, so a first page fetched again is the same.
+    #[serde(default)]
+    pub default_start: Option<DefaultStart>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct DefaultStart {
+    pub field: String,
+    pub seconds_before_now: u64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PaginationStyle {
+    /// RFC 7644 `startIndex` (1-based) and `count`, behind an opaque cursor.
+    Scim,
+    /// A POST body with either a reset (`limit`, times) or the upstream's `cursor`; the
+    /// answer says `has_more` (1Password's Events API).
+    BodyCursor,
+}
+
+/// A typed property of a list tool: a filter the upstream evaluates (a SCIM filter clause), a
+/// filter op-scim-mcp evaluates over the upstream's pages (`evaluate: local`), or a field of
+/// the request that starts a listing (`body:`, e.g. a time window).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QueryProperty {
-    /// The SCIM attribute path the property filters on, e.g. `emails.value`.
-    pub attribute: String,
-    pub operator: FilterOperator,
+    /// The SCIM attribute path the property filters on, e.g. `emails.value`; with `evaluate:
+    /// local`, the item field (dotted path) compared, or several (`[user.email, target_user.email]`,
+    /// any of which may match).
+    #[serde(default)]
+    pub attribute: Option<Attribute>,
+    #[serde(default)]
+    pub operator: Option<FilterOperator>,
+    #[serde(default)]
+    pub evaluate: Evaluate,
+    /// The reset body field this property sets (body_cursor pagination).
+    #[serde(default)]
+    pub body: Option<String>,
     #[serde(rename = "type")]
     pub ty: QueryType,
     pub description: String,
+}
+
+/// One attribute path, or several.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Attribute {
+    One(String),
+    Several(Vec<String>),
+}
+
+impl Attribute {
+    pub fn paths(&self) -> Vec<String> {
+        match self {
+            Self::One(path) => vec![path.clone()],
+            Self::Several(paths) => paths.clone(),
+        }
+    }
+}
+
+/// Who evaluates a filter.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Evaluate {
+    /// The upstream, as a SCIM filter clause.
+    #[default]
+    Upstream,
+    /// op-scim-mcp, over the items of the upstream's pages.
+    Local,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -178,11 +259,13 @@ pub enum FilterOperator {
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum QueryType {
     String,
     Boolean,
     Integer,
+    /// An RFC 3339 time, checked before anything is sent.
+    DateTime,
 }
 
 #[derive(Debug, Deserialize)]

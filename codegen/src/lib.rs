@@ -10,12 +10,18 @@
 //! docs.yaml ────┘
 //! ```
 
+mod body;
 pub mod diagnostics;
 pub mod docs;
 mod emit;
+mod errors;
 pub mod model;
 pub mod naming;
+mod operations;
+mod output;
 mod prompts;
+mod query;
+mod refs;
 mod resolve;
 mod schema;
 mod targets;
@@ -38,8 +44,23 @@ pub struct Sources<'a> {
     pub docs_text: &'a str,
 }
 
+/// A model the inputs resolved into, and what is worth a reviewer's look in them.
+#[derive(Debug)]
+pub struct Loaded {
+    pub api: model::Api,
+    /// Legal but worth knowing: undescribed properties, deprecated operations.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Generated files (name relative to the generated module -> contents), with the warnings.
+#[derive(Debug)]
+pub struct Generated {
+    pub files: BTreeMap<String, String>,
+    pub warnings: Vec<Diagnostic>,
+}
+
 /// Parses and validates the inputs into the model, reporting every problem at once.
-pub fn load(sources: &Sources<'_>) -> Result<model::Api, Vec<Diagnostic>> {
+pub fn load(sources: &Sources<'_>) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diags = diagnostics::Diagnostics::default();
     let spec = parse_spec(sources.spec_text, &mut diags);
     let docs = parse_docs(sources.docs_text, &mut diags);
@@ -47,26 +68,30 @@ pub fn load(sources: &Sources<'_>) -> Result<model::Api, Vec<Diagnostic>> {
         return Err(diags.into_sorted());
     };
     match resolve::resolve(&spec, &docs, &mut diags) {
-        Some(api) if diags.is_empty() => Ok(api),
+        Some(api) if diags.is_empty() => Ok(Loaded {
+            api,
+            warnings: diags.take_warnings(),
+        }),
         _ => Err(diags.into_sorted()),
     }
 }
 
-/// Generates the server's tool code: file name (relative to the generated module) -> contents.
-pub fn generate(sources: &Sources<'_>) -> Result<BTreeMap<String, String>, Vec<Diagnostic>> {
-    let api = load(sources)?;
+/// Generates the server's tool code.
+pub fn generate(sources: &Sources<'_>) -> Result<Generated, Vec<Diagnostic>> {
+    let Loaded { api, warnings } = load(sources)?;
     let provenance = Provenance {
         spec_path: sources.spec_path.to_owned(),
         spec_sha256: sha256_hex(sources.spec_text),
         docs_path: sources.docs_path.to_owned(),
         docs_sha256: sha256_hex(sources.docs_text),
     };
-    emit::emit(&api, &provenance).map_err(|message| {
+    let files = emit::emit(&api, &provenance).map_err(|message| {
         vec![Diagnostic {
             location: "codegen".to_owned(),
             message: format!("generated code did not parse (a codegen bug): {message}"),
         }]
-    })
+    })?;
+    Ok(Generated { files, warnings })
 }
 
 pub fn sha256_hex(text: &str) -> String {

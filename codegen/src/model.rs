@@ -9,6 +9,11 @@ use crate::docs::{FilterOperator, MethodKind, QueryType};
 #[derive(Debug)]
 pub struct Api {
     pub integration_label: String,
+    /// The spec's servers: where the integration may be reached (one per region, say).
+    pub servers: Vec<ServerDef>,
+    /// Where a human-readable message sits in the spec's error bodies (`Error.Message`), from
+    /// the schema of its error responses.
+    pub error_message_paths: Vec<Vec<String>>,
     /// Sorted by tool name.
     pub tools: Vec<Tool>,
     /// Response-side types, sorted by name.
@@ -18,6 +23,12 @@ pub struct Api {
     /// Sorted by name.
     pub prompts: Vec<PromptDef>,
     pub references: Vec<ReferenceDef>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ServerDef {
+    pub url: String,
+    pub description: String,
 }
 
 #[derive(Debug)]
@@ -75,6 +86,7 @@ pub struct Tool {
     pub kind: MethodKind,
     pub tags: Vec<String>,
     pub annotations: Annotations,
+    /// How the docs YAML names the operation: its id, or `METHOD /path`.
     pub operation_id: String,
     pub http_method: HttpMethod,
     /// The path template split at `/`.
@@ -142,11 +154,21 @@ pub enum InputRole {
     Path,
     /// A plain query parameter, by its wire name.
     Query(String),
+    /// A SCIM filter clause the upstream evaluates.
     Filter {
         attribute: String,
         operator: FilterOperator,
         ty: QueryType,
     },
+    /// A filter op-scim-mcp evaluates over the items of the upstream's pages: an item matches
+    /// when any of the (dotted) paths holds a matching value.
+    LocalFilter {
+        paths: Vec<String>,
+        operator: FilterOperator,
+        ty: QueryType,
+    },
+    /// A field of the request body that starts a listing (body_cursor pagination), by wire name.
+    ResetField(String),
     /// A top-level body attribute, by its wire name.
     Body(String),
     /// An argument of a custom method, used by the body template.
@@ -155,9 +177,26 @@ pub enum InputRole {
     Cursor,
 }
 
+/// How a list tool pages through the upstream.
 #[derive(Debug)]
-pub struct PaginationPlan {
+pub enum PaginationPlan {
+    Scim(ScimPaging),
+    BodyCursor(BodyCursorPaging),
+}
+
+impl PaginationPlan {
     /// The typed list response the upstream answers with.
+    pub fn response_type(&self) -> &str {
+        match self {
+            Self::Scim(plan) => &plan.response_type,
+            Self::BodyCursor(plan) => &plan.response_type,
+        }
+    }
+}
+
+/// SCIM `startIndex`/`count` paging.
+#[derive(Debug)]
+pub struct ScimPaging {
     pub response_type: String,
     pub items_field: String,
     pub items_optional: bool,
@@ -166,9 +205,34 @@ pub struct PaginationPlan {
     pub total_optional: bool,
 }
 
+/// A POST body that either starts a listing or continues it with the upstream's cursor; the
+/// answer says whether more may follow.
+#[derive(Debug)]
+pub struct BodyCursorPaging {
+    pub response_type: String,
+    /// Rust field names in the response type.
+    pub items_field: String,
+    pub items_optional: bool,
+    pub item_type: String,
+    pub cursor_field: String,
+    pub cursor_optional: bool,
+    pub has_more_field: String,
+    pub has_more_optional: bool,
+    /// Wire names in the request bodies.
+    pub cursor_wire: String,
+    pub page_size_wire: String,
+    pub upstream_max: i64,
+    pub requests_per_call: u32,
+    /// The reset's start-time field and the upstream's default window before now, in seconds.
+    pub default_start: Option<(String, u64)>,
+}
+
 #[derive(Debug)]
 pub enum BodyPlan {
     None,
+    /// The pagination builds the body (body_cursor): a reset from the `ResetField` inputs, or
+    /// the upstream's cursor.
+    Paged,
     /// The body is built from the `Body` inputs into this argument-side struct.
     Fields {
         type_name: String,
@@ -206,6 +270,9 @@ pub enum OutputPlan {
     Typed(String),
     /// A page of items behind the cursor (`pagination` is set).
     Page(String),
+    /// The upstream answers a JSON array of these items (no pagination): published wrapped,
+    /// as `{result, result_count}`, since an output schema needs an object root.
+    List(String),
     /// The upstream answers without a body (204).
     NoContent,
 }
@@ -215,9 +282,14 @@ pub enum OutputPlan {
 pub enum Shape {
     String(StringRules),
     Integer(IntegerRules),
-    Number,
+    Number(NumberRules),
     Boolean,
     Array(Box<Shape>, ArrayRules),
+    /// An object of any keys whose values have this shape (`additionalProperties: {schema}`).
+    Map(Box<Shape>),
+    /// A value of one of several JSON types (`oneOf: [{type: string}, {type: integer}]`),
+    /// by their JSON Schema names.
+    OneOfTypes(Vec<&'static str>),
     /// A named struct or enum in the same namespace (data or args).
     Named(String),
     Any,
@@ -228,6 +300,14 @@ pub struct StringRules {
     pub min_length: Option<usize>,
     pub max_length: Option<usize>,
     pub email: bool,
+    /// `format: date-time`: an RFC 3339 time, checked before anything is sent.
+    pub date_time: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NumberRules {
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -273,6 +353,9 @@ pub struct StructField {
     pub shape: Shape,
     pub required: bool,
     pub description: Option<String>,
+    /// The schema that declares the property (a component name, or an inline hint), which
+    /// `schema_descriptions` in the docs YAML keys descriptions by.
+    pub origin: String,
 }
 
 #[derive(Clone, Debug)]

@@ -1,21 +1,24 @@
 //! The one pass from spec + docs to the intermediate model, validating as it goes.
 //!
 //! Every problem is recorded with its location and the pass carries on, so a broken docs file
-//! is reported whole. Names are resolved here, once, so two tools can never share one.
+//! is reported whole. Names are resolved here, once, so two tools can never share one. The
+//! request body ([`crate::body`]), the response and pagination ([`crate::output`]) and the
+//! typed list properties ([`crate::query`]) are resolved in modules of their own.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use indexmap::IndexMap;
-use openapiv3::{OpenAPI, Operation, Parameter, ParameterSchemaOrContent, ReferenceOr, Schema};
+use openapiv3::{OpenAPI, Parameter, ParameterSchemaOrContent};
 use serde_json::{Value, json};
 
 use crate::diagnostics::Diagnostics;
-use crate::docs::{self, DocsFile, MethodKind, QueryType};
+use crate::docs::{self, DocsFile, MethodKind, PaginationStyle};
 use crate::model::{
-    Annotations, Api, BodyPlan, BodyTemplate, HttpMethod, InputField, InputRole, IntegerRules, OutputPlan,
-    PaginationPlan, PathPart, Shape, StringRules, Tool, TypeDef,
+    Annotations, Api, HttpMethod, InputField, InputRole, IntegerRules, PathPart, ServerDef, Shape,
+    StringRules, Tool,
 };
 use crate::naming;
+use crate::operations::{OperationRef, Operations};
 use crate::schema::{Converter, Side};
 use crate::targets::audit_targets;
 
@@ -29,19 +32,12 @@ When the result's `next_cursor` is a string, call this tool again with `next_cur
 exactly as returned and the same filter arguments to get the next page; never invent or edit a \
 cursor. A null `next_cursor` means this was the last page.";
 
-struct OperationRef<'a> {
-    path: &'a str,
-    method: HttpMethod,
-    operation: &'a Operation,
-    path_parameters: &'a [ReferenceOr<Parameter>],
-}
-
 /// Resolves the parsed inputs into the model, or every problem found.
 pub fn resolve(spec: &OpenAPI, docs: &DocsFile, diags: &mut Diagnostics) -> Option<Api> {
-    let operations = index_operations(spec, diags);
+    let operations = Operations::index(spec, diags);
     let integration = naming::integration_slug(&docs.integration.label);
-    let mut data = Converter::new(spec, Side::Data);
-    let mut args = Converter::new(spec, Side::Args);
+    let mut data = Converter::new(spec, Side::Data, &docs.schema_descriptions);
+    let mut args = Converter::new(spec, Side::Args, &docs.schema_descriptions);
     let mut tools = Vec::new();
     let mut used_operations = BTreeSet::new();
 
@@ -54,14 +50,17 @@ pub fn resolve(spec: &OpenAPI, docs: &DocsFile, diags: &mut Diagnostics) -> Opti
         }
         for (method_name, method) in &resource.methods {
             let location = format!("{resource_location}.methods.{method_name}");
-            let Some(operation) = operations.get(method.operation.as_str()) else {
+            let Some(operation) = operations.find(&method.operation) else {
                 diags.push(
                     &location,
-                    format!("operation `{}` is not in the spec", method.operation),
+                    format!(
+                        "operation `{}` is not in the spec (name an operation by its operationId, or by `METHOD /path`)",
+                        method.operation
+                    ),
                 );
                 continue;
             };
-            used_operations.insert(method.operation.clone());
+            used_operations.insert(operation.route());
             let context = MethodContext {
                 integration: &integration,
                 label: &docs.integration.label,
@@ -70,9 +69,11 @@ pub fn resolve(spec: &OpenAPI, docs: &DocsFile, diags: &mut Diagnostics) -> Opti
                 method_name,
                 method,
                 operation,
+                operation_name: operations.display_name(operation),
                 location: &location,
+                spec,
             };
-            if let Some(tool) = context.resolve(spec, &mut data, &mut args, diags) {
+            if let Some(tool) = context.resolve(&mut data, &mut args, diags) {
                 tools.push(tool);
             }
         }
@@ -84,6 +85,7 @@ pub fn resolve(spec: &OpenAPI, docs: &DocsFile, diags: &mut Diagnostics) -> Opti
 
     let prompts = crate::prompts::resolve_prompts(docs, &tools, diags);
     let references = crate::prompts::resolve_references(docs, &tools, diags);
+    let error_message_paths = crate::errors::message_paths(spec, &operations, diags);
 
     if !diags.is_empty() {
         return None;
@@ -91,6 +93,15 @@ pub fn resolve(spec: &OpenAPI, docs: &DocsFile, diags: &mut Diagnostics) -> Opti
     tools.sort_by(|a, b| a.name.cmp(&b.name));
     Some(Api {
         integration_label: docs.integration.label.clone(),
+        servers: spec
+            .servers
+            .iter()
+            .map(|server| ServerDef {
+                url: server.url.clone(),
+                description: server.description.clone().unwrap_or_default(),
+            })
+            .collect(),
+        error_message_paths,
         tools,
         data_types: data.into_types(),
         arg_types: args.into_types(),
@@ -99,71 +110,24 @@ pub fn resolve(spec: &OpenAPI, docs: &DocsFile, diags: &mut Diagnostics) -> Opti
     })
 }
 
-fn index_operations<'a>(spec: &'a OpenAPI, diags: &mut Diagnostics) -> BTreeMap<&'a str, OperationRef<'a>> {
-    let mut operations = BTreeMap::new();
-    for (path, item) in &spec.paths.paths {
-        let ReferenceOr::Item(item) = item else {
-            diags.push(
-                format!("openapi: paths.{path}"),
-                "path item references are not supported",
-            );
-            continue;
-        };
-        let methods = [
-            (HttpMethod::Get, &item.get),
-            (HttpMethod::Post, &item.post),
-            (HttpMethod::Put, &item.put),
-            (HttpMethod::Patch, &item.patch),
-            (HttpMethod::Delete, &item.delete),
-        ];
-        for (method, operation) in methods {
-            let Some(operation) = operation else { continue };
-            let location = format!("openapi: paths.{path}.{}", method.as_str().to_lowercase());
-            let Some(id) = operation.operation_id.as_deref() else {
-                diags.push(location, "operation has no operationId");
-                continue;
-            };
-            let entry = OperationRef {
-                path,
-                method,
-                operation,
-                path_parameters: &item.parameters,
-            };
-            if operations.insert(id, entry).is_some() {
-                diags.push(location, format!("operationId `{id}` is used twice"));
-            }
-        }
-        for (name, operation) in [
-            ("options", &item.options),
-            ("head", &item.head),
-            ("trace", &item.trace),
-        ] {
-            if operation.is_some() {
-                diags.push(
-                    format!("openapi: paths.{path}.{name}"),
-                    "OPTIONS/HEAD/TRACE operations are not supported",
-                );
-            }
-        }
-    }
-    operations
-}
-
-struct MethodContext<'a> {
-    integration: &'a str,
-    label: &'a str,
-    resource_name: &'a str,
-    resource: &'a docs::Resource,
-    method_name: &'a str,
-    method: &'a docs::Method,
-    operation: &'a OperationRef<'a>,
-    location: &'a str,
+/// One documented method and everything it is resolved against.
+pub(crate) struct MethodContext<'a> {
+    pub integration: &'a str,
+    pub label: &'a str,
+    pub resource_name: &'a str,
+    pub resource: &'a docs::Resource,
+    pub method_name: &'a str,
+    pub method: &'a docs::Method,
+    pub operation: &'a OperationRef<'a>,
+    /// How the docs YAML names the operation (its id, or `METHOD /path`).
+    pub operation_name: String,
+    pub location: &'a str,
+    pub spec: &'a OpenAPI,
 }
 
 impl MethodContext<'_> {
     fn resolve(
         &self,
-        spec: &OpenAPI,
         data: &mut Converter<'_>,
         args: &mut Converter<'_>,
         diags: &mut Diagnostics,
@@ -171,14 +135,7 @@ impl MethodContext<'_> {
         let location = self.location;
         let method = self.method;
         self.check_kind(diags);
-        let name = method.name.clone().unwrap_or_else(|| {
-            naming::default_tool_name(
-                self.integration,
-                self.resource_name,
-                &self.resource.singular,
-                self.method_name,
-            )
-        });
+        let name = self.tool_name();
         let portable_name = naming::portable_name(&name);
         if !naming::is_valid_tool_name(&name) {
             diags.push(
@@ -203,11 +160,10 @@ impl MethodContext<'_> {
             }
         }
 
-        let path = split_path(self.operation.path);
         let mut inputs = Vec::new();
         let mut has_filter_param = false;
         let mut paging_params = BTreeSet::new();
-        for parameter in self.parameters(spec, diags) {
+        for parameter in self.parameters(diags) {
             match parameter {
                 Parameter::Path { parameter_data, .. } => {
                     let field = self.parameter_field(&parameter_data, InputRole::Path, args, diags);
@@ -215,9 +171,13 @@ impl MethodContext<'_> {
                 }
                 Parameter::Query { parameter_data, .. } => {
                     let wire = parameter_data.name.as_str();
+                    let scim_paging = method
+                        .pagination
+                        .as_ref()
+                        .is_some_and(|pagination| pagination.style == PaginationStyle::Scim);
                     if wire == "filter" {
                         has_filter_param = true;
-                    } else if method.pagination.is_some() && (wire == "startIndex" || wire == "count") {
+                    } else if scim_paging && (wire == "startIndex" || wire == "count") {
                         paging_params.insert(wire.to_owned());
                     } else {
                         let role = InputRole::Query(wire.to_owned());
@@ -236,7 +196,7 @@ impl MethodContext<'_> {
                 }
             }
         }
-        let path = path
+        let path = split_path(self.operation.path)
             .into_iter()
             .map(|part| match part {
                 PathPart::Param(wire) => {
@@ -253,48 +213,9 @@ impl MethodContext<'_> {
             })
             .collect();
 
-        for (property, query) in &method.query {
-            let query_location = format!("{location}.query.{property}");
-            check_snake(property, &query_location, "query property", diags);
-            if !has_filter_param {
-                diags.push(
-                    &query_location,
-                    format!(
-                        "operation `{}` has no `filter` query parameter to compile this into",
-                        method.operation
-                    ),
-                );
-            }
-            if !is_attribute_path(&query.attribute) {
-                diags.push(
-                    &query_location,
-                    format!("`{}` is not a SCIM attribute path", query.attribute),
-                );
-            }
-            if query.description.trim().is_empty() {
-                diags.push(&query_location, "description is empty");
-            }
-            let shape = match query.ty {
-                QueryType::String => Shape::String(StringRules::default()),
-                QueryType::Boolean => Shape::Boolean,
-                QueryType::Integer => Shape::Integer(IntegerRules::default()),
-            };
-            inputs.push(InputField {
-                name: property.clone(),
-                shape,
-                required: false,
-                description: query.description.trim().to_owned(),
-                default: None,
-                role: InputRole::Filter {
-                    attribute: query.attribute.clone(),
-                    operator: query.operator,
-                    ty: query.ty,
-                },
-            });
-        }
-
         let body = self.resolve_body(args, &mut inputs, diags);
         let (output, pagination) = self.resolve_output(data, &paging_params, diags);
+        self.resolve_query(&mut inputs, has_filter_param, pagination.as_ref(), data, diags);
         if pagination.is_some() {
             inputs.push(InputField {
                 name: "limit".into(),
@@ -326,9 +247,23 @@ impl MethodContext<'_> {
         }
 
         let mut description = method.description.trim().to_owned();
-        if pagination.is_some() {
-            description.push(' ');
-            description.push_str(PAGING_INSTRUCTIONS);
+        match &pagination {
+            Some(crate::model::PaginationPlan::Scim(_)) => {
+                description.push(' ');
+                description.push_str(PAGING_INSTRUCTIONS);
+            }
+            Some(crate::model::PaginationPlan::BodyCursor(plan)) => {
+                description.push(' ');
+                description.push_str(&crate::output::body_cursor_instructions(plan));
+            }
+            None => {}
+        }
+        if self.operation.is_deprecated() {
+            diags.warn(
+                location,
+                format!("operation `{}` is deprecated by the API", self.operation_name),
+            );
+            description.push_str(" The API marks this operation deprecated.");
         }
         let title = method.title.clone().unwrap_or_else(|| {
             naming::default_title(
@@ -340,7 +275,7 @@ impl MethodContext<'_> {
         });
         let audit_targets = audit_targets(&inputs, &method.audit_targets, location, diags);
         let input_schema = input_schema(&inputs, args);
-        let output_schema = output_schema(&output, data);
+        let output_schema = crate::output::output_schema(&output, pagination.as_ref(), data);
         Some(Tool {
             name,
             portable_name,
@@ -352,7 +287,7 @@ impl MethodContext<'_> {
             kind: method.kind,
             tags,
             annotations: self.annotations(),
-            operation_id: method.operation.clone(),
+            operation_id: self.operation_name.clone(),
             http_method: self.operation.method,
             path,
             inputs,
@@ -362,6 +297,17 @@ impl MethodContext<'_> {
             output,
             input_schema,
             output_schema,
+        })
+    }
+
+    pub(crate) fn tool_name(&self) -> String {
+        self.method.name.clone().unwrap_or_else(|| {
+            naming::default_tool_name(
+                self.integration,
+                self.resource_name,
+                &self.resource.singular,
+                self.method_name,
+            )
         })
     }
 
@@ -376,17 +322,22 @@ impl MethodContext<'_> {
                 self.location,
                 format!("method `{}` must have kind {kind:?}", self.method_name).to_lowercase(),
             ),
-            None if self.method.kind != MethodKind::Custom => diags.push(
+            // A method of its own reads (introspect) or does something (suspend); `write` is
+            // create, update and delete, which scopes rely on.
+            None if self.method.kind == MethodKind::Write => diags.push(
                 self.location,
                 format!(
-                    "method `{}` is not a standard method, so its kind must be custom",
+                    "method `{}` is not a standard method, so its kind must be read or custom",
                     self.method_name
                 ),
             ),
             _ => {}
         }
-        if self.method.kind == MethodKind::Read && self.operation.method != HttpMethod::Get {
-            diags.push(self.location, "a read method must call a GET operation");
+        if self.method.kind != MethodKind::Read && self.operation.method == HttpMethod::Get {
+            diags.push(
+                self.location,
+                "a GET operation reads: its method must have kind read",
+            );
         }
         if !self.method.query.is_empty() && self.method.pagination.is_none() {
             diags.push(
@@ -400,9 +351,11 @@ impl MethodContext<'_> {
         check_snake(self.method_name, self.location, "method name", diags);
     }
 
+    /// The hints a client reads: from the method's kind (a `read` that the API spells as a
+    /// POST, as the Events API does, still only reads), then the HTTP method for the rest.
     fn annotations(&self) -> Annotations {
         let http = self.operation.method;
-        let read_only = http == HttpMethod::Get;
+        let read_only = self.method.kind == MethodKind::Read;
         let derived_destructive = http == HttpMethod::Delete;
         let derived_idempotent = matches!(http, HttpMethod::Put | HttpMethod::Delete);
         Annotations {
@@ -414,7 +367,7 @@ impl MethodContext<'_> {
     }
 
     /// Path-level then operation-level parameters, with `$ref`s resolved.
-    fn parameters(&self, spec: &OpenAPI, diags: &mut Diagnostics) -> Vec<Parameter> {
+    fn parameters(&self, diags: &mut Diagnostics) -> Vec<Parameter> {
         let mut found: IndexMap<String, Parameter> = IndexMap::new();
         let all = self
             .operation
@@ -422,23 +375,9 @@ impl MethodContext<'_> {
             .iter()
             .chain(&self.operation.operation.parameters);
         for parameter in all {
-            let resolved = match parameter {
-                ReferenceOr::Item(parameter) => Some(parameter.clone()),
-                ReferenceOr::Reference { reference } => {
-                    let component = reference.strip_prefix("#/components/parameters/");
-                    let resolved = component
-                        .and_then(|name| spec.components.as_ref()?.parameters.get(name))
-                        .and_then(ReferenceOr::as_item)
-                        .cloned();
-                    if resolved.is_none() {
-                        diags.push(self.location, format!("unknown parameter $ref `{reference}`"));
-                    }
-                    resolved
-                }
-            };
-            if let Some(parameter) = resolved {
+            if let Some(parameter) = crate::refs::parameter(self.spec, parameter, self.location, diags) {
                 // An operation-level parameter overrides a path-level one of the same name.
-                found.insert(parameter.parameter_data_ref().name.clone(), parameter);
+                found.insert(parameter.parameter_data_ref().name.clone(), parameter.clone());
             }
         }
         found.into_values().collect()
@@ -459,10 +398,21 @@ impl MethodContext<'_> {
                 Shape::Any
             }
         };
-        let description = data.description.clone().unwrap_or_default();
-        if description.trim().is_empty() {
-            diags.push(&location, "parameter has no description");
-        }
+        let description = data
+            .description
+            .clone()
+            .filter(|text| !text.trim().is_empty())
+            .or_else(|| args.documented("parameters", &data.name))
+            .unwrap_or_else(|| {
+                diags.warn(
+                    &location,
+                    format!(
+                        "parameter `{}` has no description; describe it in the docs YAML (schema_descriptions: {{parameters.{}: ...}})",
+                        data.name, data.name
+                    ),
+                );
+                String::new()
+            });
         let required = matches!(role, InputRole::Path) || data.required;
         InputField {
             name: naming::rust_field_name(&data.name),
@@ -473,324 +423,6 @@ impl MethodContext<'_> {
             role,
         }
     }
-
-    fn resolve_body(
-        &self,
-        args: &mut Converter<'_>,
-        inputs: &mut Vec<InputField>,
-        diags: &mut Diagnostics,
-    ) -> BodyPlan {
-        let location = self.location;
-        let request_body = match &self.operation.operation.request_body {
-            None => None,
-            Some(ReferenceOr::Item(body)) => Some(body),
-            Some(ReferenceOr::Reference { reference }) => {
-                diags.push(
-                    location,
-                    format!("requestBody $ref `{reference}` is not supported; inline it"),
-                );
-                return BodyPlan::None;
-            }
-        };
-        for (argument, schema) in &self.method.arguments {
-            let argument_location = format!("{location}.arguments.{argument}");
-            check_snake(argument, &argument_location, "argument", diags);
-            let parsed: Result<Schema, _> = yaml_serde::from_value(schema.clone());
-            let schema = match parsed {
-                Ok(schema) => schema,
-                Err(error) => {
-                    diags.push(&argument_location, format!("not an OpenAPI schema: {error}"));
-                    continue;
-                }
-            };
-            let description = schema.schema_data.description.clone().unwrap_or_default();
-            if description.trim().is_empty() {
-                diags.push(&argument_location, "argument has no description");
-            }
-            let hint = format!("{}_{argument}", self.method_name);
-            let shape = args.convert(&ReferenceOr::Item(schema), &hint, &argument_location, diags);
-            inputs.push(InputField {
-                name: argument.clone(),
-                shape,
-                required: true,
-                description: description.trim().to_owned(),
-                default: None,
-                role: InputRole::Argument,
-            });
-        }
-        if let Some(template) = &self.method.body {
-            if request_body.is_none() {
-                diags.push(location, "a body is given but the operation takes none");
-            }
-            let template = self.compile_template(template, inputs, false, diags);
-            return BodyPlan::Template(template);
-        }
-        if !self.method.arguments.is_empty() {
-            diags.push(location, "arguments are only used by a `body` template; add one");
-        }
-        let Some(request_body) = request_body else {
-            return BodyPlan::None;
-        };
-        let Some(schema) = request_body
-            .content
-            .values()
-            .find_map(|media| media.schema.as_ref())
-        else {
-            diags.push(location, "the operation's request body has no schema");
-            return BodyPlan::None;
-        };
-        let (hint, object) = match schema {
-            ReferenceOr::Reference { reference } => match args.resolve_ref(reference, location, diags) {
-                Some((component, schema)) => (component.to_owned(), schema),
-                None => return BodyPlan::None,
-            },
-            ReferenceOr::Item(schema) => (
-                format!("{}_body", naming::portable_name(&self.tool_name())),
-                schema,
-            ),
-        };
-        let openapiv3::SchemaKind::Type(openapiv3::Type::Object(object_type)) = &object.schema_kind else {
-            diags.push(
-                location,
-                "the request body must be an object to flatten into arguments",
-            );
-            return BodyPlan::None;
-        };
-        let body_location = format!("openapi: components.schemas.{hint}");
-        for (wire, property) in &object_type.properties {
-            if matches!(property, ReferenceOr::Item(schema) if schema.schema_data.read_only) {
-                continue;
-            }
-            let field_location = format!("{body_location}.properties.{wire}");
-            let shape = args.convert_property(property, &format!("{hint}_{wire}"), &field_location, diags);
-            let description = args.property_description(property).unwrap_or_default();
-            if description.trim().is_empty() {
-                diags.push(&field_location, "body property has no description");
-            }
-            inputs.push(InputField {
-                name: naming::rust_field_name(wire),
-                shape,
-                required: object_type.required.contains(wire),
-                description: description.trim().to_owned(),
-                default: None,
-                role: InputRole::Body(wire.clone()),
-            });
-        }
-        BodyPlan::Fields {
-            type_name: format!(
-                "{}Body",
-                naming::rust_type_name(&naming::portable_name(&self.tool_name()))
-            ),
-        }
-    }
-
-    fn tool_name(&self) -> String {
-        self.method.name.clone().unwrap_or_else(|| {
-            naming::default_tool_name(
-                self.integration,
-                self.resource_name,
-                &self.resource.singular,
-                self.method_name,
-            )
-        })
-    }
-
-    fn compile_template(
-        &self,
-        value: &yaml_serde::Value,
-        inputs: &[InputField],
-        in_item: bool,
-        diags: &mut Diagnostics,
-    ) -> BodyTemplate {
-        use yaml_serde::Value as Y;
-        let location = format!("{}.body", self.location);
-        match value {
-            Y::Null => BodyTemplate::Null,
-            Y::Bool(flag) => BodyTemplate::Bool(*flag),
-            Y::Number(number) => match serde_json::to_value(number) {
-                Ok(Value::Number(number)) => BodyTemplate::Number(number),
-                _ => {
-                    diags.push(location, format!("number {number} has no JSON form"));
-                    BodyTemplate::Null
-                }
-            },
-            Y::String(text) if text == "$item" => {
-                if !in_item {
-                    diags.push(location, "`$item` is only meaningful inside an `$each` item");
-                }
-                BodyTemplate::Item
-            }
-            Y::String(text) if text.contains("$quoted_item") => {
-                if !in_item {
-                    diags.push(
-                        &location,
-                        "`$quoted_item` is only meaningful inside an `$each` item",
-                    );
-                }
-                let (before, after) = text.split_once("$quoted_item").unwrap_or((text, ""));
-                if after.contains("$quoted_item") {
-                    diags.push(&location, "`$quoted_item` may appear once per string");
-                }
-                BodyTemplate::QuotedItem {
-                    before: before.to_owned(),
-                    after: after.to_owned(),
-                }
-            }
-            Y::String(text) => BodyTemplate::String(text.clone()),
-            Y::Sequence(items) => BodyTemplate::Array(
-                items
-                    .iter()
-                    .map(|item| self.compile_template(item, inputs, in_item, diags))
-                    .collect(),
-            ),
-            Y::Mapping(mapping) => {
-                let each = mapping.get("$each");
-                if let Some(each) = each {
-                    let argument = each.as_str().unwrap_or_default().to_owned();
-                    let declared = inputs.iter().find(|input| input.name == argument);
-                    match declared {
-                        Some(input)
-                            if matches!(&input.shape, Shape::Array(item, _)
-                            if matches!(item.as_ref(), Shape::String(_) | Shape::Integer(_) | Shape::Boolean | Shape::Number)) =>
-                            {}
-                        Some(_) => diags.push(
-                            &location,
-                            format!("`$each: {argument}` needs an array of strings, numbers or booleans"),
-                        ),
-                        None => diags.push(
-                            &location,
-                            format!("`$each: {argument}` names no declared argument"),
-                        ),
-                    }
-                    let Some(item) = mapping.get("item") else {
-                        diags.push(&location, "`$each` needs an `item` template");
-                        return BodyTemplate::Null;
-                    };
-                    if mapping.len() != 2 {
-                        diags.push(&location, "`$each` takes exactly the keys `$each` and `item`");
-                    }
-                    return BodyTemplate::Each {
-                        argument,
-                        item: Box::new(self.compile_template(item, inputs, true, diags)),
-                    };
-                }
-                let mut fields = Vec::new();
-                for (key, value) in mapping {
-                    let Some(key) = key.as_str() else {
-                        diags.push(&location, "body keys must be strings");
-                        continue;
-                    };
-                    fields.push((
-                        key.to_owned(),
-                        self.compile_template(value, inputs, in_item, diags),
-                    ));
-                }
-                BodyTemplate::Object(fields)
-            }
-            Y::Tagged(_) => {
-                diags.push(location, "YAML tags are not supported in bodies");
-                BodyTemplate::Null
-            }
-        }
-    }
-
-    fn resolve_output(
-        &self,
-        data: &mut Converter<'_>,
-        paging_params: &BTreeSet<String>,
-        diags: &mut Diagnostics,
-    ) -> (OutputPlan, Option<PaginationPlan>) {
-        let location = format!("{}.response", self.location);
-        let responses = &self.operation.operation.responses.responses;
-        let success = responses.iter().find(
-            |(status, _)| matches!(status, openapiv3::StatusCode::Code(code) if (200..300).contains(code)),
-        );
-        let Some((status, response)) = success else {
-            diags.push(&location, "the operation declares no 2xx response");
-            return (OutputPlan::NoContent, None);
-        };
-        let ReferenceOr::Item(response) = response else {
-            diags.push(&location, "response $refs are not supported; inline the response");
-            return (OutputPlan::NoContent, None);
-        };
-        let schema = response.content.values().find_map(|media| media.schema.as_ref());
-        let Some(schema) = schema else {
-            if self.method.pagination.is_some() {
-                diags.push(
-                    &location,
-                    format!("a paginated method needs a response body ({status} has none)"),
-                );
-            }
-            return (OutputPlan::NoContent, None);
-        };
-        let hint = format!("{}_response", self.method_name);
-        let shape = data.convert(schema, &hint, &location, diags);
-        let Shape::Named(type_name) = shape else {
-            diags.push(
-                &location,
-                "the response must be an object (outputSchema needs an object root)",
-            );
-            return (OutputPlan::NoContent, None);
-        };
-        let Some(pagination) = &self.method.pagination else {
-            return (OutputPlan::Typed(type_name), None);
-        };
-        for wire in ["startIndex", "count"] {
-            if !paging_params.contains(wire) {
-                diags.push(
-                    &location,
-                    format!("scim pagination needs the `{wire}` query parameter"),
-                );
-            }
-        }
-        let Some(TypeDef::Struct(list)) = data.type_def(&type_name) else {
-            diags.push(&location, "the list response must be an object");
-            return (OutputPlan::NoContent, None);
-        };
-        let items = list
-            .fields
-            .iter()
-            .find(|field| field.wire_name == pagination.items);
-        let total = list
-            .fields
-            .iter()
-            .find(|field| field.wire_name == pagination.total);
-        let (Some(items), Some(total)) = (items, total) else {
-            diags.push(
-                &location,
-                format!(
-                    "the list response needs `{}` and `{}` fields",
-                    pagination.items, pagination.total
-                ),
-            );
-            return (OutputPlan::NoContent, None);
-        };
-        let item_type = match &items.shape {
-            Shape::Array(item, _) => match item.as_ref() {
-                Shape::Named(name) => name.clone(),
-                _ => {
-                    diags.push(&location, format!("`{}` must hold objects", pagination.items));
-                    return (OutputPlan::NoContent, None);
-                }
-            },
-            _ => {
-                diags.push(&location, format!("`{}` must be an array", pagination.items));
-                return (OutputPlan::NoContent, None);
-            }
-        };
-        if !matches!(total.shape, Shape::Integer(_)) {
-            diags.push(&location, format!("`{}` must be an integer", pagination.total));
-        }
-        let plan = PaginationPlan {
-            response_type: type_name,
-            items_field: items.rust_name.clone(),
-            items_optional: !items.required,
-            item_type: item_type.clone(),
-            total_field: total.rust_name.clone(),
-            total_optional: !total.required,
-        };
-        (OutputPlan::Page(item_type), Some(plan))
-    }
 }
 
 /// The published input schema: object root, every property described, unknown ones refused.
@@ -800,7 +432,9 @@ fn input_schema(inputs: &[InputField], args: &Converter<'_>) -> Value {
     for input in inputs {
         let mut schema = args.json_schema(&input.shape);
         if let Value::Object(map) = &mut schema {
-            map.insert("description".into(), json!(input.description));
+            if !input.description.is_empty() {
+                map.insert("description".into(), json!(input.description));
+            }
             if let Some(default) = &input.default {
                 map.insert("default".into(), default.clone());
             }
@@ -820,45 +454,6 @@ fn input_schema(inputs: &[InputField], args: &Converter<'_>) -> Value {
     Value::Object(schema)
 }
 
-fn output_schema(output: &OutputPlan, data: &Converter<'_>) -> Value {
-    match output {
-        OutputPlan::Typed(name) => data.json_schema(&Shape::Named(name.clone())),
-        OutputPlan::Page(item) => json!({
-            "type": "object",
-            "properties": {
-                "result": {
-                    "type": "array",
-                    "description": "The items on this page.",
-                    "items": data.json_schema(&Shape::Named(item.clone())),
-                },
-                "next_cursor": {
-                    "type": ["string", "null"],
-                    "description": "Pass this back unchanged to get the next page; null on the last page.",
-                },
-                "result_count": {
-                    "type": "integer",
-                    "description": "How many items this page holds.",
-                },
-                "total_results": {
-                    "type": ["integer", "null"],
-                    "description": "How many items match across all pages, when the bridge says.",
-                },
-            },
-            "required": ["result", "next_cursor", "result_count", "total_results"],
-        }),
-        OutputPlan::NoContent => json!({
-            "type": "object",
-            "properties": {
-                "status": {
-                    "type": "integer",
-                    "description": "The HTTP status the bridge answered with (204: done, no body).",
-                },
-            },
-            "required": ["status"],
-        }),
-    }
-}
-
 fn split_path(path: &str) -> Vec<PathPart> {
     path.split('/')
         .filter(|segment| !segment.is_empty())
@@ -871,8 +466,10 @@ fn split_path(path: &str) -> Vec<PathPart> {
         .collect()
 }
 
+/// Every operation is a tool, excluded with a reason, deprecated by the API, or (with
+/// `only_documented`) simply left out; an exclusion must name an operation that exists.
 fn check_coverage(
-    operations: &BTreeMap<&str, OperationRef<'_>>,
+    operations: &Operations<'_>,
     used: &BTreeSet<String>,
     docs: &DocsFile,
     diags: &mut Diagnostics,
@@ -880,13 +477,14 @@ fn check_coverage(
     let mut excluded = BTreeSet::new();
     for (index, exclusion) in docs.excluded.iter().enumerate() {
         let location = format!("docs.yaml: excluded[{index}]");
-        if !operations.contains_key(exclusion.operation.as_str()) {
+        let Some(route) = operations.route_of(&exclusion.operation) else {
             diags.push(
                 &location,
                 format!("excluded operation `{}` is not in the spec", exclusion.operation),
             );
-        }
-        if used.contains(&exclusion.operation) {
+            continue;
+        };
+        if used.contains(&route) {
             diags.push(
                 &location,
                 format!(
@@ -898,19 +496,23 @@ fn check_coverage(
         if exclusion.reason.trim().is_empty() {
             diags.push(&location, "say why the operation is excluded");
         }
-        excluded.insert(exclusion.operation.as_str());
+        excluded.insert(route);
     }
-    for (id, operation) in operations {
-        if !used.contains(*id) && !excluded.contains(id) {
-            diags.push(
-                format!(
-                    "openapi: paths.{}.{}",
-                    operation.path,
-                    operation.method.as_str().to_lowercase()
-                ),
-                format!("operation `{id}` is neither documented nor excluded in docs.yaml"),
-            );
+    if docs.integration.only_documented {
+        return;
+    }
+    for operation in operations.iter() {
+        let route = operation.route();
+        if used.contains(&route) || excluded.contains(&route) || operation.is_deprecated() {
+            continue;
         }
+        diags.push(
+            operation.location(),
+            format!(
+                "operation `{}` is neither documented nor excluded in docs.yaml (or set integration.only_documented)",
+                operations.display_name(operation)
+            ),
+        );
     }
 }
 
@@ -937,16 +539,18 @@ fn check_unique_names(tools: &[Tool], diags: &mut Diagnostics) {
     }
 }
 
+/// A property published to the model without a description leaves it guessing: worth a
+/// warning, with the key the docs YAML can describe it under.
 fn check_arg_descriptions(args: &Converter<'_>, diags: &mut Diagnostics) {
-    for (location, field) in args.undescribed_fields() {
-        diags.push(
+    for (location, key) in args.undescribed_fields() {
+        diags.warn(
             location,
-            format!("property `{field}` is published to the model but has no description"),
+            format!("property `{key}` is published to the model without a description; add it to the docs YAML's schema_descriptions"),
         );
     }
 }
 
-fn check_snake(name: &str, location: &str, what: &str, diags: &mut Diagnostics) {
+pub(crate) fn check_snake(name: &str, location: &str, what: &str, diags: &mut Diagnostics) {
     let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .chars()
@@ -961,27 +565,4 @@ fn check_snake(name: &str, location: &str, what: &str, diags: &mut Diagnostics) 
 
 fn check_tag(tag: &str, location: &str, diags: &mut Diagnostics) {
     check_snake(tag, location, "tag", diags);
-}
-
-/// `[URN ":"] ATTRNAME *1("." ATTRNAME)`, ATTRNAME = ALPHA *(ALPHA / DIGIT / "-" / "_").
-fn is_attribute_path(path: &str) -> bool {
-    let (urn, rest) = match path.rfind(':') {
-        Some(index) => (Some(&path[..index]), &path[index + 1..]),
-        None => (None, path),
-    };
-    if let Some(urn) = urn
-        && (!urn.starts_with("urn:") || urn.chars().any(char::is_whitespace))
-    {
-        return false;
-    }
-    let mut parts = rest.split('.');
-    let valid_name = |name: &str| {
-        name.starts_with(|c: char| c.is_ascii_alphabetic())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    let first_ok = parts.next().is_some_and(valid_name);
-    let sub: Vec<&str> = parts.collect();
-    first_ok && sub.len() <= 1 && sub.iter().all(|name| valid_name(name))
 }

@@ -6,6 +6,11 @@
 //!
 //! Published schemas are fully inlined (no `$ref`/`$defs`), because several clients cannot
 //! follow references; recursive component schemas are therefore refused.
+//!
+//! Vendors write objects in several ways, all read as one object here: `type: object`, only
+//! `properties` with no `type`, and `allOf` of such objects (nested, through `$ref`s), merged
+//! property by property. A property the spec leaves undescribed may be described in the docs
+//! YAML (`schema_descriptions`), keyed by the schema that declares it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,8 +21,23 @@ use openapiv3::{
 use serde_json::{Map, Value, json};
 
 use crate::diagnostics::Diagnostics;
-use crate::model::{ArrayRules, EnumDef, IntegerRules, Shape, StringRules, StructDef, StructField, TypeDef};
+use crate::model::{
+    ArrayRules, EnumDef, IntegerRules, NumberRules, Shape, StringRules, StructDef, StructField, TypeDef,
+};
 use crate::naming::{rust_field_name, rust_type_name};
+
+/// How many `allOf` levels (through `$ref`s) one object may be merged from.
+const MAX_ALL_OF_DEPTH: usize = 8;
+
+/// An object's properties gathered from wherever the spec puts them.
+pub struct ObjectParts {
+    /// Each property with the schema (component or inline hint) that declares it.
+    pub properties: indexmap::IndexMap<String, (ReferenceOr<Box<Schema>>, String)>,
+    pub required: Vec<String>,
+    pub description: Option<String>,
+    /// `additionalProperties: {schema}` with no properties: a map.
+    pub map_values: Option<ReferenceOr<Schema>>,
+}
 
 const COMPONENT_PREFIX: &str = "#/components/schemas/";
 
@@ -31,6 +51,9 @@ pub enum Side {
 pub struct Converter<'a> {
     spec: &'a OpenAPI,
     side: Side,
+    /// `Schema.property` -> description, from the docs YAML, for properties the spec leaves
+    /// undescribed.
+    descriptions: &'a BTreeMap<String, String>,
     types: BTreeMap<String, TypeDef>,
     /// Which component or inline location produced each type name, to detect collisions.
     origins: BTreeMap<String, String>,
@@ -38,10 +61,11 @@ pub struct Converter<'a> {
 }
 
 impl<'a> Converter<'a> {
-    pub fn new(spec: &'a OpenAPI, side: Side) -> Self {
+    pub fn new(spec: &'a OpenAPI, side: Side, descriptions: &'a BTreeMap<String, String>) -> Self {
         Self {
             spec,
             side,
+            descriptions,
             types: BTreeMap::new(),
             origins: BTreeMap::new(),
             in_progress: BTreeSet::new(),
@@ -52,13 +76,14 @@ impl<'a> Converter<'a> {
         self.types.into_values().collect()
     }
 
-    /// `(location, field)` of every struct field without a description. Argument-side types
-    /// are published to the model, and a property without a description leaves it guessing.
+    /// `(location, Schema.property)` of every struct field without a description. Argument-side
+    /// types are published to the model, and a property without a description leaves it
+    /// guessing; the key is what `schema_descriptions` in the docs YAML takes.
     pub fn undescribed_fields(&self) -> Vec<(String, String)> {
         let mut gaps = Vec::new();
         for def in self.types.values() {
             let TypeDef::Struct(def) = def else { continue };
-            let origin = self.origins.get(&def.name).cloned().unwrap_or_default();
+            let location = self.origins.get(&def.name).cloned().unwrap_or_default();
             for field in &def.fields {
                 if field
                     .description
@@ -66,8 +91,8 @@ impl<'a> Converter<'a> {
                     .is_none_or(|text| text.trim().is_empty())
                 {
                     gaps.push((
-                        format!("{origin}.properties.{}", field.wire_name),
-                        field.wire_name.clone(),
+                        format!("{location}.properties.{}", field.wire_name),
+                        format!("{}.{}", field.origin, field.wire_name),
                     ));
                 }
             }
@@ -102,12 +127,13 @@ impl<'a> Converter<'a> {
             .and_then(|components| components.schemas.get_key_value(component));
         match found {
             Some((name, ReferenceOr::Item(schema))) => Some((name.as_str(), schema)),
-            Some((_, ReferenceOr::Reference { .. })) => {
-                diags.push(
-                    location,
-                    format!("$ref `{reference}` points at another reference; inline it"),
-                );
-                None
+            Some((_, ReferenceOr::Reference { reference: next })) => {
+                // A component that is only a `$ref` to another: follow it (bounded).
+                if next == reference {
+                    diags.push(location, format!("$ref cycle: `{reference}` points at itself"));
+                    return None;
+                }
+                self.resolve_ref(next, location, diags)
             }
             None => {
                 diags.push(location, format!("unknown $ref `{reference}`"));
@@ -194,11 +220,10 @@ impl<'a> Converter<'a> {
                         "`pattern` is not supported in tool arguments (it would not be enforced)",
                     );
                 }
-                let email = match &string.format {
-                    VariantOrUnknownOrEmpty::Unknown(format) => format == "email",
-                    VariantOrUnknownOrEmpty::Item(StringFormat::Password)
-                    | VariantOrUnknownOrEmpty::Item(_)
-                    | VariantOrUnknownOrEmpty::Empty => false,
+                let (email, date_time) = match &string.format {
+                    VariantOrUnknownOrEmpty::Unknown(format) => (format == "email", false),
+                    VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) => (false, true),
+                    VariantOrUnknownOrEmpty::Item(_) | VariantOrUnknownOrEmpty::Empty => (false, false),
                 };
                 let values: Vec<String> = string.enumeration.iter().flatten().cloned().collect();
                 if !values.is_empty() && self.side == Side::Args {
@@ -208,6 +233,7 @@ impl<'a> Converter<'a> {
                     min_length: string.min_length,
                     max_length: string.max_length,
                     email,
+                    date_time,
                 })
             }
             SchemaKind::Type(Type::Integer(integer)) => {
@@ -222,7 +248,18 @@ impl<'a> Converter<'a> {
                     maximum: integer.maximum,
                 })
             }
-            SchemaKind::Type(Type::Number(_)) => Shape::Number,
+            SchemaKind::Type(Type::Number(number)) => {
+                if number.exclusive_minimum || number.exclusive_maximum {
+                    diags.push(
+                        location,
+                        "exclusive bounds are not supported; use minimum/maximum",
+                    );
+                }
+                Shape::Number(NumberRules {
+                    minimum: number.minimum,
+                    maximum: number.maximum,
+                })
+            }
             SchemaKind::Type(Type::Boolean(_)) => Shape::Boolean,
             SchemaKind::Type(Type::Array(array)) => {
                 let Some(items) = &array.items else {
@@ -239,60 +276,205 @@ impl<'a> Converter<'a> {
                     },
                 )
             }
-            SchemaKind::Type(Type::Object(object)) => {
-                if let Some(AdditionalProperties::Schema(_)) = object.additional_properties {
-                    diags.push(
-                        location,
-                        "additionalProperties with a schema (a map) is not supported",
-                    );
+            SchemaKind::OneOf { one_of: variants } | SchemaKind::AnyOf { any_of: variants } => {
+                match self.primitive_types(variants, location, diags) {
+                    Some(types) => Shape::OneOfTypes(types),
+                    None if self.side == Side::Data => {
+                        // Kept whole: the answer is passed on as the upstream sent it.
+                        Shape::Any
+                    }
+                    None => {
+                        diags.push(
+                            location,
+                            "oneOf/anyOf of objects is not supported in tool arguments; pick one variant with \
+                             `body_variant` in the docs YAML",
+                        );
+                        Shape::Any
+                    }
                 }
-                self.define_struct(
-                    hint,
-                    schema.schema_data.description.clone(),
-                    &object.properties,
-                    &object.required,
-                    location,
-                    diags,
-                )
-            }
-            SchemaKind::OneOf { .. } | SchemaKind::AnyOf { .. } | SchemaKind::AllOf { .. } => {
-                diags.push(
-                    location,
-                    "oneOf/anyOf/allOf are not supported; describe one object",
-                );
-                Shape::Any
             }
             SchemaKind::Not { .. } => {
                 diags.push(location, "`not` is not supported");
                 Shape::Any
             }
+            SchemaKind::Type(Type::Object(_)) | SchemaKind::AllOf { .. } | SchemaKind::Any(_) => {
+                match self.object_parts(schema, hint, location, 0, diags) {
+                    Some(parts) => self.object_shape(hint, parts, location, diags),
+                    None => Shape::Any,
+                }
+            }
+        }
+    }
+
+    /// The shape of an object gathered into `parts`: a struct, or a map.
+    fn object_shape(
+        &mut self,
+        hint: &str,
+        parts: ObjectParts,
+        location: &str,
+        diags: &mut Diagnostics,
+    ) -> Shape {
+        if let Some(values) = &parts.map_values
+            && parts.properties.is_empty()
+        {
+            let shape = self.convert(
+                values,
+                &format!("{hint}Value"),
+                &format!("{location}.additionalProperties"),
+                diags,
+            );
+            return Shape::Map(Box::new(shape));
+        }
+        self.define_struct(hint, parts, location, diags)
+    }
+
+    /// The JSON types of a `oneOf`/`anyOf` whose every variant is a plain primitive type.
+    fn primitive_types(
+        &self,
+        variants: &[ReferenceOr<Schema>],
+        location: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<Vec<&'static str>> {
+        let mut types = Vec::new();
+        for variant in variants {
+            let schema = match variant {
+                ReferenceOr::Item(schema) => schema,
+                ReferenceOr::Reference { reference } => self.resolve_ref(reference, location, diags)?.1,
+            };
+            let name = match &schema.schema_kind {
+                SchemaKind::Type(Type::String(string)) if string.enumeration.is_empty() => "string",
+                SchemaKind::Type(Type::Integer(_)) => "integer",
+                SchemaKind::Type(Type::Number(_)) => "number",
+                SchemaKind::Type(Type::Boolean(_)) => "boolean",
+                _ => return None,
+            };
+            if !types.contains(&name) {
+                types.push(name);
+            }
+        }
+        (!types.is_empty()).then_some(types)
+    }
+
+    /// Merges each member of an `allOf` into `parts`, in order; a later member's property of
+    /// the same name wins, and `required` and the first description carry over.
+    fn merge_all_of(
+        &self,
+        parts: &mut ObjectParts,
+        all_of: &[ReferenceOr<Schema>],
+        origin: &str,
+        location: &str,
+        depth: usize,
+        diags: &mut Diagnostics,
+    ) -> Option<()> {
+        if all_of.is_empty() {
+            return Some(());
+        }
+        if depth >= MAX_ALL_OF_DEPTH {
+            diags.push(location, "allOf nested too deep (a cycle?)");
+            return None;
+        }
+        for (index, member) in all_of.iter().enumerate() {
+            let (member_origin, member_schema) = match member {
+                ReferenceOr::Item(schema) => (origin.to_owned(), schema),
+                ReferenceOr::Reference { reference } => {
+                    let (component, schema) = self.resolve_ref(reference, location, diags)?;
+                    (component.to_owned(), schema)
+                }
+            };
+            let member_location = format!("{location}.allOf[{index}]");
+            let merged =
+                self.object_parts(member_schema, &member_origin, &member_location, depth + 1, diags)?;
+            parts.properties.extend(merged.properties);
+            for name in merged.required {
+                if !parts.required.contains(&name) {
+                    parts.required.push(name);
+                }
+            }
+            if parts.description.is_none() {
+                parts.description = merged.description;
+            }
+            if parts.map_values.is_none() {
+                parts.map_values = merged.map_values;
+            }
+        }
+        Some(())
+    }
+
+    /// The properties of an object schema, however the spec spells it: `type: object`, bare
+    /// `properties`, or an `allOf` of objects (through `$ref`s), merged in order.
+    pub fn object_parts(
+        &self,
+        schema: &Schema,
+        origin: &str,
+        location: &str,
+        depth: usize,
+        diags: &mut Diagnostics,
+    ) -> Option<ObjectParts> {
+        let mut parts = ObjectParts {
+            properties: indexmap::IndexMap::new(),
+            required: Vec::new(),
+            description: schema.schema_data.description.clone(),
+            map_values: None,
+        };
+        match &schema.schema_kind {
+            SchemaKind::Type(Type::Object(object)) => {
+                for (name, property) in &object.properties {
+                    parts
+                        .properties
+                        .insert(name.clone(), (property.clone(), origin.to_owned()));
+                }
+                parts.required.extend(object.required.iter().cloned());
+                if let Some(AdditionalProperties::Schema(values)) = &object.additional_properties {
+                    parts.map_values = Some((**values).clone());
+                }
+            }
+            SchemaKind::AllOf { all_of } => {
+                self.merge_all_of(&mut parts, all_of, origin, location, depth, diags)?;
+            }
             SchemaKind::Any(any) => {
-                let untyped = any.typ.is_none()
-                    && any.properties.is_empty()
+                let object_like = any.typ.as_deref().is_none_or(|typ| typ == "object")
                     && any.items.is_none()
                     && any.one_of.is_empty()
-                    && any.all_of.is_empty()
                     && any.any_of.is_empty()
                     && any.not.is_none();
-                if !untyped {
+                if !object_like {
                     diags.push(
                         location,
                         "schema mixes keywords of several types; give it one `type`",
                     );
-                } else if self.side == Side::Args {
-                    diags.push(location, "an untyped value is not supported in tool arguments");
+                    return None;
                 }
-                Shape::Any
+                self.merge_all_of(&mut parts, &any.all_of, origin, location, depth, diags)?;
+                for (name, property) in &any.properties {
+                    parts
+                        .properties
+                        .insert(name.clone(), (property.clone(), origin.to_owned()));
+                }
+                parts.required.extend(any.required.iter().cloned());
+                if let Some(AdditionalProperties::Schema(values)) = &any.additional_properties {
+                    parts.map_values = Some((**values).clone());
+                }
+                let untyped = any.typ.is_none() && any.all_of.is_empty() && any.properties.is_empty();
+                if untyped && any.additional_properties.is_none() {
+                    // A value the spec says nothing about: data keeps it as it comes.
+                    if self.side == Side::Args {
+                        diags.push(location, "an untyped value is not supported in tool arguments");
+                    }
+                    return None;
+                }
+            }
+            _ => {
+                diags.push(location, "allOf may only combine objects");
+                return None;
             }
         }
+        Some(parts)
     }
 
     fn define_struct(
         &mut self,
         hint: &str,
-        description: Option<String>,
-        properties: &indexmap::IndexMap<String, ReferenceOr<Box<Schema>>>,
-        required: &[String],
+        parts: ObjectParts,
         location: &str,
         diags: &mut Diagnostics,
     ) -> Shape {
@@ -309,7 +491,7 @@ impl<'a> Converter<'a> {
         self.origins.insert(name.clone(), location.to_owned());
         let mut fields = Vec::new();
         let mut rust_names = BTreeMap::new();
-        for (wire_name, property) in properties {
+        for (wire_name, (property, origin)) in &parts.properties {
             let field_location = format!("{location}.properties.{wire_name}");
             if self.side == Side::Args && is_read_only(property) {
                 continue;
@@ -326,17 +508,21 @@ impl<'a> Converter<'a> {
             }
             let field_hint = format!("{hint}_{wire_name}");
             let shape = self.convert_property(property, &field_hint, &field_location, diags);
-            let description = self.property_description(property);
+            let description = self
+                .property_description(property)
+                .filter(|text| !text.trim().is_empty())
+                .or_else(|| self.documented(origin, wire_name));
             fields.push(StructField {
                 wire_name: wire_name.clone(),
                 rust_name,
                 shape,
-                required: required.contains(wire_name),
+                required: parts.required.contains(wire_name),
                 description,
+                origin: origin.clone(),
             });
         }
-        for name_required in required {
-            if !properties.contains_key(name_required) {
+        for name_required in &parts.required {
+            if !parts.properties.contains_key(name_required) {
                 diags.push(
                     location,
                     format!("`{name_required}` is required but not among the properties"),
@@ -354,12 +540,17 @@ impl<'a> Converter<'a> {
             name.clone(),
             TypeDef::Struct(StructDef {
                 name: name.clone(),
-                description,
+                description: parts.description,
                 fields,
                 catch_all,
             }),
         );
         Shape::Named(name)
+    }
+
+    /// The docs YAML's description of `origin.property`, for one the spec leaves undescribed.
+    pub fn documented(&self, origin: &str, property: &str) -> Option<String> {
+        self.descriptions.get(&format!("{origin}.{property}")).cloned()
     }
 
     fn define_enum(
@@ -424,6 +615,9 @@ impl<'a> Converter<'a> {
                 if rules.email {
                     schema.insert("format".into(), json!("email"));
                 }
+                if rules.date_time {
+                    schema.insert("format".into(), json!("date-time"));
+                }
                 Value::Object(schema)
             }
             Shape::Integer(rules) => {
@@ -437,7 +631,21 @@ impl<'a> Converter<'a> {
                 }
                 Value::Object(schema)
             }
-            Shape::Number => json!({ "type": "number" }),
+            Shape::Number(rules) => {
+                let mut schema = Map::new();
+                schema.insert("type".into(), json!("number"));
+                if let Some(min) = rules.minimum {
+                    schema.insert("minimum".into(), json!(min));
+                }
+                if let Some(max) = rules.maximum {
+                    schema.insert("maximum".into(), json!(max));
+                }
+                Value::Object(schema)
+            }
+            Shape::Map(values) => {
+                json!({ "type": "object", "additionalProperties": self.json_schema(values) })
+            }
+            Shape::OneOfTypes(types) => json!({ "type": types }),
             Shape::Boolean => json!({ "type": "boolean" }),
             Shape::Array(item, rules) => {
                 let mut schema = Map::new();

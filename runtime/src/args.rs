@@ -65,6 +65,51 @@ impl ArgErrors {
         }
     }
 
+    pub fn check_number(&mut self, path: &str, value: f64, minimum: Option<f64>, maximum: Option<f64>) {
+        if let Some(min) = minimum
+            && value < min
+        {
+            self.push(path, format_args!("must be at least {min} (got {value})"));
+        }
+        if let Some(max) = maximum
+            && value > max
+        {
+            self.push(path, format_args!("must be at most {max} (got {value})"));
+        }
+    }
+
+    /// `format: date-time`: RFC 3339 with an offset, as the upstream reads it.
+    pub fn check_date_time(&mut self, path: &str, value: &str) {
+        if crate::rfc3339::parse_time(value).is_err() {
+            self.push(
+                path,
+                format_args!(
+                    "must be an RFC 3339 time with an offset, such as 2026-12-31T23:59:59Z (got `{value}`)"
+                ),
+            );
+        }
+    }
+
+    /// A value that may be any of several JSON types (`oneOf` of primitives).
+    pub fn check_json_types(&mut self, path: &str, value: &serde_json::Value, types: &[&str]) {
+        let actual = match value {
+            serde_json::Value::String(_) => "string",
+            serde_json::Value::Bool(_) => "boolean",
+            serde_json::Value::Number(number) if number.is_i64() || number.is_u64() => "integer",
+            serde_json::Value::Number(_) => "number",
+            serde_json::Value::Null => "null",
+            serde_json::Value::Array(_) => "array",
+            serde_json::Value::Object(_) => "object",
+        };
+        let accepted = types.contains(&actual) || (actual == "integer" && types.contains(&"number"));
+        if !accepted {
+            self.push(
+                path,
+                format_args!("must be one of: {} (got {actual})", types.join(", ")),
+            );
+        }
+    }
+
     pub fn check_items(
         &mut self,
         path: &str,

@@ -92,6 +92,10 @@ impl ToolContext {
         self.spec
     }
 
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     pub fn noun(&self) -> ResourceNoun<'static> {
         ResourceNoun {
             label: self.shared.label,
@@ -167,6 +171,21 @@ impl ToolContext {
             structured,
             rate_limit: response.rate_limit,
             status,
+        })
+    }
+
+    /// Sends a request the upstream answers with a JSON array, published wrapped as
+    /// `{result, result_count}` (an output schema needs an object root).
+    pub async fn call_list<T: DeserializeOwned + Serialize>(
+        &self,
+        request: UpstreamRequest,
+    ) -> Result<ToolOutput, ToolError> {
+        let (items, response) = self.send_json::<Vec<T>>(request).await?;
+        let count = items.len();
+        Ok(ToolOutput {
+            structured: json!({ "result": items, "result_count": count }),
+            rate_limit: response.rate_limit,
+            status: response.status,
         })
     }
 

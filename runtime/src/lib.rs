@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod audit;
+pub mod body_cursor;
 pub mod catalog;
 pub mod connections;
 pub mod context;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod files;
 pub mod gate;
 pub mod http_guard;
+pub mod local_filter;
 pub mod metrics;
 pub mod ops;
 pub mod ratelimit;
@@ -40,8 +42,10 @@ pub use tool::{Catalog, ToolEntry, ToolNaming, ToolSpec};
 #[doc(hidden)]
 pub mod __codegen {
     pub use crate::args::{ArgErrors, Validate, join_index, join_path, parse_arguments};
+    pub use crate::body_cursor::{BodyCursor, BodyCursorQuery, UpstreamPage};
     pub use crate::context::{ToolContext, ToolOutput};
     pub use crate::error::ToolError;
+    pub use crate::local_filter::LocalFilters;
     pub use crate::scim_filter::{CompareOp, FilterBuilder, FilterValue, quote_string};
     pub use crate::tool::{
         Annotations, BoxFuture, JsonObject, MethodKind, PromptArgumentSpec, PromptSegment, PromptSpec,
@@ -50,6 +54,7 @@ pub mod __codegen {
     pub use crate::upstream::UpstreamRequest;
     pub use http::Method;
     pub use serde_json::Value;
+    pub use std::time::Duration;
 
     /// A JSON object from key/value pairs, for fixed request bodies.
     pub fn json_object<const N: usize>(fields: [(&str, Value); N]) -> Value {

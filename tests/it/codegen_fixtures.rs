@@ -8,7 +8,7 @@ fn generate(spec: &str, docs: &str) -> std::collections::BTreeMap<String, String
         docs_text: docs,
     };
     match codegen::generate(&sources) {
-        Ok(files) => files,
+        Ok(generated) => generated.files,
         Err(diagnostics) => panic!("fixture did not generate:\n{}", codegen::render(&diagnostics)),
     }
 }
@@ -98,4 +98,44 @@ fn count_literals(text: &str, needle: &str) -> usize {
     }
     text.parse::<proc_macro2::TokenStream>()
         .map_or(0, |tokens| walk(tokens, needle))
+}
+
+/// 1Password's own Events API description, as published, read from beside the project.
+fn events_vendor_spec() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/vendor-specs/1password-events-api-1.2.0.yaml");
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+#[test]
+fn the_vendors_events_spec_generates_without_edits() {
+    let spec = events_vendor_spec();
+    let sources = codegen::Sources {
+        spec_path: "1password-events-api-1.2.0.yaml",
+        spec_text: &spec,
+        docs_path: "1password-events-vendor.docs.yaml",
+        docs_text: include_str!("fixtures/1password-events-vendor.docs.yaml"),
+    };
+    let generated = match codegen::generate(&sources) {
+        Ok(generated) => generated,
+        Err(diagnostics) => panic!(
+            "the vendor spec did not generate:\n{}",
+            codegen::render(&diagnostics)
+        ),
+    };
+    for warning in &generated.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let registry = &generated.files["registry.rs"];
+    for name in [
+        "list_all_1_password_sign_in_attempts",
+        "list_all_1_password_item_usages",
+        "list_all_1_password_audit_events",
+        "1_password_auth_introspect",
+    ] {
+        assert!(registry.contains(&format!("name: \"{name}\"")), "{name} missing");
+    }
+    for text in generated.files.values() {
+        syn::parse_file(text).expect("generated code parses");
+    }
 }

@@ -23,8 +23,8 @@ fn generation_is_deterministic_and_lf_only() {
         docs_path: xtask::DOCS_PATH,
         docs_text: &docs,
     };
-    let first = codegen::generate(&sources).expect("generates");
-    let second = codegen::generate(&sources).expect("generates");
+    let first = codegen::generate(&sources).expect("generates").files;
+    let second = codegen::generate(&sources).expect("generates").files;
     assert_eq!(first, second);
     for (name, text) in &first {
         assert!(!text.contains('\r'), "{name} has CR");
@@ -51,7 +51,7 @@ fn editing_a_docs_description_changes_only_its_lines() {
             docs_path: xtask::DOCS_PATH,
             docs_text: docs,
         };
-        codegen::generate(&sources).expect("generates")
+        codegen::generate(&sources).expect("generates").files
     };
     let before = generate(&docs);
     let after = generate(&edited);

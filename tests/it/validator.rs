@@ -72,7 +72,10 @@ resources:
             "docs.yaml: resources.todos.methods.create",
             "must match ^[A-Za-z0-9_.-]{1,64}$",
         ),
-        ("docs.yaml: resources.todos.methods.clone", "kind must be custom"),
+        (
+            "docs.yaml: resources.todos.methods.clone",
+            "kind must be read or custom",
+        ),
         (
             "docs.yaml: resources.todos.methods.clone",
             "tool name `list_all_acme_todos` is also used by",
@@ -105,7 +108,7 @@ fn unknown_refs_and_unsupported_constructs_are_reported() {
         )
         .replace(
             "title: { type: string, minLength: 1, maxLength: 200, description: What to do. }",
-            "title: { oneOf: [{ type: string }, { type: integer }], description: What to do. }",
+            "title: { oneOf: [{ type: object, properties: { text: { type: string } } }, { type: integer }], description: What to do. }",
         );
     let found = load(&spec, include_str!("fixtures/todo.docs.yaml"));
     let rendered = codegen::render(&found);
@@ -114,7 +117,7 @@ fn unknown_refs_and_unsupported_constructs_are_reported() {
         "{rendered}"
     );
     assert!(
-        rendered.contains("oneOf/anyOf/allOf are not supported"),
+        rendered.contains("oneOf/anyOf of objects is not supported in tool arguments"),
         "{rendered}"
     );
 }

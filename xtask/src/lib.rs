@@ -48,6 +48,9 @@ pub struct Report {
     pub unchanged: Vec<String>,
     /// `--check` only: a readable diff of every stale file.
     pub stale_diff: String,
+    /// What the generator found legal but worth a look (undescribed properties, deprecated
+    /// operations), one line each.
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -58,26 +61,56 @@ impl Report {
 
 /// Generates the server's code from the spec and docs under `root`.
 pub fn regen(root: &Path, mode: Mode) -> Result<Report> {
-    let spec_text = read(&root.join(SPEC_PATH))?;
-    let docs_text = read(&root.join(DOCS_PATH))?;
+    generate(
+        &root.join(SPEC_PATH),
+        SPEC_PATH,
+        &root.join(DOCS_PATH),
+        DOCS_PATH,
+        &root.join(GENERATED_DIR),
+        mode,
+    )
+}
+
+/// Generates code for any spec and docs YAML into `out` (`cargo xtask generate`): the same
+/// generator and the same freshness check as `regen`. `spec_shown` and `docs_shown` are the
+/// paths the generated headers name.
+pub fn generate(
+    spec: &Path,
+    spec_shown: &str,
+    docs: &Path,
+    docs_shown: &str,
+    out: &Path,
+    mode: Mode,
+) -> Result<Report> {
+    let spec_text = read(spec)?;
+    let docs_text = read(docs)?;
     let sources = codegen::Sources {
-        spec_path: SPEC_PATH,
+        spec_path: spec_shown,
         spec_text: &spec_text,
-        docs_path: DOCS_PATH,
+        docs_path: docs_shown,
         docs_text: &docs_text,
     };
-    let files = match codegen::generate(&sources) {
-        Ok(files) => files,
+    let generated = match codegen::generate(&sources) {
+        Ok(generated) => generated,
         Err(diagnostics) => bail!(
             "{} problem(s) in the spec or docs:\n{}",
             diagnostics.len(),
             codegen::render(&diagnostics)
         ),
     };
-    sync(&root.join(GENERATED_DIR), &files, mode)
+    let shown = out
+        .strip_prefix(workspace_root())
+        .unwrap_or(out)
+        .display()
+        .to_string();
+    let mut report = sync(out, &shown, &generated.files, mode)?;
+    report.warnings = generated.warnings.iter().map(ToString::to_string).collect();
+    Ok(report)
 }
 
-fn sync(dir: &Path, files: &BTreeMap<String, String>, mode: Mode) -> Result<Report> {
+/// Writes `files` into `dir` (shown as `shown` in diffs), only those that changed, removing
+/// generated files no longer produced; in check mode, changes nothing and reports a diff.
+fn sync(dir: &Path, shown: &str, files: &BTreeMap<String, String>, mode: Mode) -> Result<Report> {
     let mut report = Report::default();
     let existing = existing_files(dir)?;
     for (name, contents) in files {
@@ -97,7 +130,7 @@ fn sync(dir: &Path, files: &BTreeMap<String, String>, mode: Mode) -> Result<Repo
                 let old = current.map(String::as_str).unwrap_or_default();
                 report
                     .stale_diff
-                    .push_str(&diff(&format!("{GENERATED_DIR}/{name}"), old, contents));
+                    .push_str(&diff(&format!("{shown}/{name}"), old, contents));
             }
         }
     }
@@ -109,7 +142,7 @@ fn sync(dir: &Path, files: &BTreeMap<String, String>, mode: Mode) -> Result<Repo
                 report.removed.push(name.clone());
             }
             Mode::Check => report.stale_diff.push_str(&format!(
-                "--- {GENERATED_DIR}/{name}\n+++ /dev/null\n(orphan: no longer generated)\n"
+                "--- {shown}/{name}\n+++ /dev/null\n(orphan: no longer generated)\n"
             )),
         }
     }

@@ -6,15 +6,18 @@ use quote::quote;
 
 use super::{doc, ident, input_type};
 use crate::docs::{FilterOperator, QueryType};
-use crate::model::{Api, BodyPlan, BodyTemplate, InputRole, OutputPlan, PathPart, Tool};
+use crate::model::{
+    Api, BodyCursorPaging, BodyPlan, BodyTemplate, InputRole, OutputPlan, PaginationPlan, PathPart, Tool,
+};
 
 pub fn emit(api: &Api) -> TokenStream {
     let handlers = api.tools.iter().map(handler);
     quote! {
         #[allow(unused_imports)]
         use runtime::__codegen::{
-            CompareOp, FilterBuilder, FilterValue, Method, ToolContext, ToolError, ToolOutput,
-            UpstreamRequest, Value, json_object, quote_string,
+            BodyCursor, BodyCursorQuery, CompareOp, Duration, FilterBuilder, FilterValue, JsonObject,
+            LocalFilters, Method, ToolContext, ToolError, ToolOutput, UpstreamPage, UpstreamRequest, Value,
+            json_object, quote_string,
         };
 
         use super::{inputs, types};
@@ -55,11 +58,7 @@ fn handler(tool: &Tool) -> TokenStream {
         let field = ident(&input.name);
         let attribute = Literal::string(attribute);
         let operator = ident(operator_variant(*operator));
-        let value = match ty {
-            QueryType::String => quote!(FilterValue::String(value)),
-            QueryType::Boolean => quote!(FilterValue::Bool(value)),
-            QueryType::Integer => quote!(FilterValue::Integer(value)),
-        };
+        let value = filter_value(*ty);
         Some(quote! {
             if let Some(value) = input.#field {
                 filter.push(#attribute, CompareOp::#operator, #value)?;
@@ -72,13 +71,15 @@ fn handler(tool: &Tool) -> TokenStream {
     } else {
         quote!(mut filter)
     };
-    let paging = tool.pagination.as_ref().map(|_| {
-        quote! {
+    let paging = match &tool.pagination {
+        Some(PaginationPlan::Scim(_)) => Some(quote! {
             let #binding = FilterBuilder::new();
             #(#filters)*
             let page = cx.open_page(input.limit, input.next_cursor.as_deref(), filter.build())?;
-        }
-    });
+        }),
+        Some(PaginationPlan::BodyCursor(_)) => Some(body_cursor_query(tool)),
+        None => None,
+    };
 
     let path = tool.path.iter().map(|part| match part {
         PathPart::Literal(text) => {
@@ -102,10 +103,10 @@ fn handler(tool: &Tool) -> TokenStream {
             quote!(.query_optional(#wire, input.#field.as_ref())?)
         })
     });
-    let page_query = tool.pagination.as_ref().map(|_| quote!(.page(&page)));
+    let page_query = matches!(tool.pagination, Some(PaginationPlan::Scim(_))).then(|| quote!(.page(&page)));
 
     let (body_setup, body_call) = match &tool.body {
-        BodyPlan::None => (TokenStream::new(), TokenStream::new()),
+        BodyPlan::None | BodyPlan::Paged => (TokenStream::new(), TokenStream::new()),
         BodyPlan::Fields { type_name } => {
             let body_type = ident(type_name);
             let fields = tool.inputs.iter().filter_map(|input| {
@@ -127,7 +128,8 @@ fn handler(tool: &Tool) -> TokenStream {
     };
 
     let call = match (&tool.output, &tool.pagination) {
-        (OutputPlan::Page(_), Some(plan)) => {
+        (OutputPlan::Page(_), Some(PaginationPlan::BodyCursor(plan))) => body_cursor_call(plan),
+        (OutputPlan::Page(_), Some(PaginationPlan::Scim(plan))) => {
             let response_type = ident(&plan.response_type);
             let items = ident(&plan.items_field);
             let total = ident(&plan.total_field);
@@ -150,6 +152,10 @@ fn handler(tool: &Tool) -> TokenStream {
             let output = ident(type_name);
             quote!(cx.call::<types::#output>(request).await)
         }
+        (OutputPlan::List(item), _) => {
+            let item = ident(item);
+            quote!(cx.call_list::<types::#item>(request).await)
+        }
         (OutputPlan::NoContent, _) => quote!(cx.call_no_content(request).await),
     };
     let uses_input = !tool.inputs.is_empty();
@@ -170,6 +176,124 @@ fn handler(tool: &Tool) -> TokenStream {
                 #body_call;
             #call
         }
+    }
+}
+
+/// The local filters and reset fields of a body_cursor list, gathered into its query.
+fn body_cursor_query(tool: &Tool) -> TokenStream {
+    let filters: Vec<TokenStream> = tool
+        .inputs
+        .iter()
+        .filter_map(|input| {
+            let InputRole::LocalFilter { paths, operator, ty } = &input.role else {
+                return None;
+            };
+            let field = ident(&input.name);
+            let paths = paths.iter().map(|path| Literal::string(path));
+            let operator = ident(operator_variant(*operator));
+            let value = filter_value(*ty);
+            Some(quote! {
+                if let Some(value) = input.#field {
+                    filters.push(&[#(#paths),*], CompareOp::#operator, #value);
+                }
+            })
+        })
+        .collect();
+    let resets: Vec<TokenStream> = tool
+        .inputs
+        .iter()
+        .filter_map(|input| {
+            let InputRole::ResetField(wire) = &input.role else {
+                return None;
+            };
+            let field = ident(&input.name);
+            let wire = Literal::string(wire);
+            Some(quote! {
+                if let Some(value) = input.#field {
+                    reset.insert(#wire.to_owned(), Value::from(value));
+                }
+            })
+        })
+        .collect();
+    let filters_binding = if filters.is_empty() {
+        quote!(filters)
+    } else {
+        quote!(mut filters)
+    };
+    let reset_binding = if resets.is_empty() {
+        quote!(reset)
+    } else {
+        quote!(mut reset)
+    };
+    quote! {
+        let #filters_binding = LocalFilters::new();
+        #(#filters)*
+        let #reset_binding = JsonObject::new();
+        #(#resets)*
+        let query = BodyCursorQuery {
+            limit: input.limit,
+            next_cursor: input.next_cursor.as_deref(),
+            reset,
+            filters,
+        };
+    }
+}
+
+/// The call of a body_cursor list: how to reach the upstream, and how to take its answer apart.
+fn body_cursor_call(plan: &BodyCursorPaging) -> TokenStream {
+    let response_type = ident(&plan.response_type);
+    let items = ident(&plan.items_field);
+    let cursor = ident(&plan.cursor_field);
+    let has_more = ident(&plan.has_more_field);
+    let items = if plan.items_optional {
+        quote!(page.#items.unwrap_or_default())
+    } else {
+        quote!(page.#items)
+    };
+    let cursor = if plan.cursor_optional {
+        quote!(page.#cursor)
+    } else {
+        quote!(Some(page.#cursor))
+    };
+    let has_more = if plan.has_more_optional {
+        quote!(page.#has_more.unwrap_or(false))
+    } else {
+        quote!(page.#has_more)
+    };
+    let cursor_wire = Literal::string(&plan.cursor_wire);
+    let page_size_wire = Literal::string(&plan.page_size_wire);
+    let upstream_max = Literal::i64_unsuffixed(plan.upstream_max);
+    let requests = Literal::u32_unsuffixed(plan.requests_per_call);
+    let default_window = match &plan.default_start {
+        Some((field, seconds)) => {
+            let field = Literal::string(field);
+            let seconds = Literal::u64_unsuffixed(*seconds);
+            quote!(Some((#field, Duration::from_secs(#seconds))))
+        }
+        None => quote!(None),
+    };
+    quote! {
+        let plan = BodyCursor {
+            cursor_field: #cursor_wire,
+            page_size_field: #page_size_wire,
+            upstream_max: #upstream_max,
+            requests_per_call: #requests,
+            default_window: #default_window,
+        };
+        cx.body_cursor_page(request, &plan, query, |page: types::#response_type| UpstreamPage {
+            items: #items,
+            cursor: #cursor,
+            has_more: #has_more,
+        })
+        .await
+    }
+}
+
+fn filter_value(ty: QueryType) -> TokenStream {
+    match ty {
+        QueryType::String | QueryType::DateTime => quote!(FilterValue::String(value)),
+        QueryType::Boolean => quote!(FilterValue::Bool(value)),
+        QueryType::Integer => quote!(FilterValue::Integer(value)),
     }
 }
 

@@ -71,7 +71,7 @@ fn tool_input(tool: &Tool, api: &Api) -> TokenStream {
     });
     let body = match &tool.body {
         BodyPlan::Fields { type_name } => body_struct(tool, type_name),
-        BodyPlan::None | BodyPlan::Template(_) => TokenStream::new(),
+        BodyPlan::None | BodyPlan::Paged | BodyPlan::Template(_) => TokenStream::new(),
     };
     quote! {
         #docs
@@ -179,13 +179,42 @@ fn arg_struct(def: &StructDef, api: &Api) -> TokenStream {
 fn value_checks(shape: &Shape, value: &TokenStream, api: &Api) -> TokenStream {
     match shape {
         Shape::String(rules) => {
-            if rules.min_length.is_none() && rules.max_length.is_none() && !rules.email {
+            let length = if rules.min_length.is_none() && rules.max_length.is_none() && !rules.email {
+                TokenStream::new()
+            } else {
+                let min = option_usize(rules.min_length);
+                let max = option_usize(rules.max_length);
+                let email = rules.email;
+                quote! { errors.check_string(&path, #value, #min, #max, #email); }
+            };
+            let time = rules
+                .date_time
+                .then(|| quote! { errors.check_date_time(&path, #value); });
+            quote! { #length #time }
+        }
+        Shape::Number(rules) => {
+            if rules.minimum.is_none() && rules.maximum.is_none() {
                 return TokenStream::new();
             }
-            let min = option_usize(rules.min_length);
-            let max = option_usize(rules.max_length);
-            let email = rules.email;
-            quote! { errors.check_string(&path, #value, #min, #max, #email); }
+            let min = option_f64(rules.minimum);
+            let max = option_f64(rules.maximum);
+            quote! { errors.check_number(&path, *#value, #min, #max); }
+        }
+        Shape::OneOfTypes(types) => {
+            let types = types.iter().map(|name| Literal::string(name));
+            quote! { errors.check_json_types(&path, #value, &[#(#types),*]); }
+        }
+        Shape::Map(values) => {
+            let value_checks = value_checks(values, &quote!(item), api);
+            if value_checks.is_empty() {
+                return TokenStream::new();
+            }
+            quote! {
+                for (key, item) in #value {
+                    let path = runtime::__codegen::join_path(&path, key);
+                    #value_checks
+                }
+            }
         }
         Shape::Integer(rules) => {
             if rules.minimum.is_none() && rules.maximum.is_none() {
@@ -225,7 +254,7 @@ fn value_checks(shape: &Shape, value: &TokenStream, api: &Api) -> TokenStream {
                 TokenStream::new()
             }
         }
-        Shape::Number | Shape::Boolean | Shape::Any => TokenStream::new(),
+        Shape::Boolean | Shape::Any => TokenStream::new(),
     }
 }
 
@@ -233,6 +262,16 @@ fn option_usize(value: Option<usize>) -> TokenStream {
     match value {
         Some(value) => {
             let value = Literal::usize_unsuffixed(value);
+            quote!(Some(#value))
+        }
+        None => quote!(None),
+    }
+}
+
+fn option_f64(value: Option<f64>) -> TokenStream {
+    match value {
+        Some(value) => {
+            let value = Literal::f64_unsuffixed(value);
             quote!(Some(#value))
         }
         None => quote!(None),

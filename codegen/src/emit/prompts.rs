@@ -65,6 +65,7 @@ pub fn emit(api: &Api) -> TokenStream {
         }
     });
     quote! {
+        #[allow(unused_imports)]
         use runtime::__codegen::{PromptArgumentSpec, PromptSegment, PromptSpec, ReferenceSpec, ToolRef};
 
         /// Workflow prompts, sorted by name.

@@ -61,16 +61,20 @@ pub fn rust_type(shape: &Shape) -> TokenStream {
     match shape {
         Shape::String(_) => quote!(String),
         Shape::Integer(_) => quote!(i64),
-        Shape::Number => quote!(f64),
+        Shape::Number(_) => quote!(f64),
         Shape::Boolean => quote!(bool),
         Shape::Array(item, _) => {
             let item = rust_type(item);
             quote!(Vec<#item>)
         }
+        Shape::Map(values) => {
+            let values = rust_type(values);
+            quote!(std::collections::BTreeMap<String, #values>)
+        }
         Shape::Named(name) => {
             let name = ident(name);
             quote!(#name)
         }
-        Shape::Any => quote!(serde_json::Value),
+        Shape::OneOfTypes(_) | Shape::Any => quote!(serde_json::Value),
     }
 }

@@ -2,7 +2,8 @@
 //! One handler per tool: typed input -> upstream request -> typed output.
 #[allow(unused_imports)]
 use runtime::__codegen::{
-    CompareOp, FilterBuilder, FilterValue, Method, ToolContext, ToolError, ToolOutput,
+    BodyCursor, BodyCursorQuery, CompareOp, Duration, FilterBuilder, FilterValue,
+    JsonObject, LocalFilters, Method, ToolContext, ToolError, ToolOutput, UpstreamPage,
     UpstreamRequest, Value, json_object, quote_string,
 };
 use super::{inputs, types};

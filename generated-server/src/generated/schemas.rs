@@ -762,7 +762,7 @@ pub const DELETE_A_1_PASSWORD_GROUP_BY_ID_OUTPUT: &str = r#"{
   "properties": {
     "status": {
       "type": "integer",
-      "description": "The HTTP status the bridge answered with (204: done, no body)."
+      "description": "The HTTP status the API answered with (204: done, no body)."
     }
   },
   "required": [
@@ -791,7 +791,7 @@ pub const DELETE_A_1_PASSWORD_USER_BY_ID_OUTPUT: &str = r#"{
   "properties": {
     "status": {
       "type": "integer",
-      "description": "The HTTP status the bridge answered with (204: done, no body)."
+      "description": "The HTTP status the API answered with (204: done, no body)."
     }
   },
   "required": [
@@ -1253,7 +1253,7 @@ pub const LIST_ALL_1_PASSWORD_GROUPS_OUTPUT: &str = r#"{
         "integer",
         "null"
       ],
-      "description": "How many items match across all pages, when the bridge says."
+      "description": "How many items match across all pages, when the API says."
     }
   },
   "required": [
@@ -1331,7 +1331,7 @@ pub const LIST_ALL_1_PASSWORD_RESOURCE_TYPES_OUTPUT: &str = r#"{
         "integer",
         "null"
       ],
-      "description": "How many items match across all pages, when the bridge says."
+      "description": "How many items match across all pages, when the API says."
     }
   },
   "required": [
@@ -1435,7 +1435,7 @@ pub const LIST_ALL_1_PASSWORD_SCHEMAS_OUTPUT: &str = r#"{
         "integer",
         "null"
       ],
-      "description": "How many items match across all pages, when the bridge says."
+      "description": "How many items match across all pages, when the API says."
     }
   },
   "required": [
@@ -1628,7 +1628,7 @@ pub const LIST_ALL_1_PASSWORD_USERS_OUTPUT: &str = r#"{
         "integer",
         "null"
       ],
-      "description": "How many items match across all pages, when the bridge says."
+      "description": "How many items match across all pages, when the API says."
     }
   },
   "required": [
