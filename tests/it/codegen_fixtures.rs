@@ -131,11 +131,234 @@ fn the_vendors_events_spec_generates_without_edits() {
         "list_all_1_password_sign_in_attempts",
         "list_all_1_password_item_usages",
         "list_all_1_password_audit_events",
-        "1_password_auth_introspect",
+        "1_password_events_introspect",
     ] {
         assert!(registry.contains(&format!("name: \"{name}\"")), "{name} missing");
     }
     for text in generated.files.values() {
         syn::parse_file(text).expect("generated code parses");
     }
+}
+
+fn clinic(docs: &str) -> Result<codegen::Generated, Vec<codegen::Diagnostic>> {
+    codegen::generate(&codegen::Sources {
+        spec_path: "clinic.openapi.yaml",
+        spec_text: include_str!("fixtures/clinic.openapi.yaml"),
+        docs_path: "clinic.docs.yaml",
+        docs_text: docs,
+    })
+}
+
+fn published_input(files: &std::collections::BTreeMap<String, String>, constant: &str) -> serde_json::Value {
+    let schemas = &files["schemas.rs"];
+    let start = schemas
+        .find(&format!("pub const {constant}: &str = r#\""))
+        .unwrap_or_else(|| panic!("{constant} missing"));
+    let text = &schemas[start..];
+    let open = text.find("r#\"").expect("literal") + 3;
+    let close = text.find("\"#;").expect("end of literal");
+    serde_json::from_str(&text[open..close]).expect("published schema is JSON")
+}
+
+#[test]
+fn the_constructs_vendors_publish_are_read_not_refused() {
+    let generated = match clinic(include_str!("fixtures/clinic.docs.yaml")) {
+        Ok(generated) => generated,
+        Err(diagnostics) => panic!("did not generate:\n{}", codegen::render(&diagnostics)),
+    };
+    let files = &generated.files;
+    for text in files.values() {
+        syn::parse_file(text).expect("generated code parses");
+    }
+    // Named by METHOD /path and by an id with spaces; the rest left out (only_documented).
+    let registry = &files["registry.rs"];
+    for name in [
+        "list_all_clinic_animals",
+        "get_single_clinic_animal_by_id",
+        "create_a_clinic_animal",
+    ] {
+        assert!(registry.contains(&format!("name: \"{name}\"")), "{name}");
+    }
+    assert!(!registry.contains("visits") && !registry.contains("delete_a_clinic"));
+    // A list that answers an array is published wrapped.
+    assert!(files["handlers.rs"].contains("cx.call_list::<types::Animal>(request)"));
+    let create = published_input(files, "CREATE_A_CLINIC_ANIMAL_INPUT");
+    let properties = &create["properties"];
+    // allOf merged, through a chain of request body $refs; the read-only id left out.
+    assert_eq!(properties["name"]["description"], "What the animal answers to.");
+    assert!(properties.get("id").is_none(), "{create}");
+    assert_eq!(create["required"], serde_json::json!(["species"]));
+    // The docs YAML describes what the spec did not.
+    assert_eq!(
+        properties["species"]["description"],
+        "The animal's species, e.g. cat."
+    );
+    assert_eq!(properties["weight_kg"]["maximum"], 2000.0);
+    assert_eq!(
+        properties["tag"]["type"],
+        serde_json::json!(["string", "integer"])
+    );
+    assert_eq!(properties["notes"]["additionalProperties"]["type"], "string");
+    assert_eq!(properties["admitted_at"]["format"], "date-time");
+    assert!(!create.to_string().contains("allOf") && !create.to_string().contains("oneOf"));
+    let list = published_input(files, "LIST_ALL_CLINIC_ANIMALS_INPUT");
+    assert_eq!(
+        list["properties"]["species"]["description"],
+        "Only animals of this species."
+    );
+    // Nothing left undescribed, so nothing to warn about but the published map's values.
+    assert!(
+        generated
+            .warnings
+            .iter()
+            .all(|warning| !warning.message.contains("species")),
+        "{:?}",
+        generated.warnings
+    );
+}
+
+#[test]
+fn what_the_docs_yaml_gets_wrong_against_such_a_spec_is_named() {
+    let docs = include_str!("fixtures/clinic.docs.yaml")
+        .replace("operation: GET /animals", "operation: GET /pets")
+        .replace("  NewAnimal.species: The animal's species, e.g. cat.\n", "");
+    let diagnostics = match clinic(&docs) {
+        Ok(_) => panic!("generated with an unknown operation"),
+        Err(diagnostics) => codegen::render(&diagnostics),
+    };
+    assert!(
+        diagnostics.contains("operation `GET /pets` is not in the spec"),
+        "{diagnostics}"
+    );
+    // Undocumented operations are fine with only_documented; a missing description is a
+    // warning, not an error (so it is not among the errors here).
+    assert!(
+        !diagnostics.contains("listVisits") && !diagnostics.contains("species"),
+        "{diagnostics}"
+    );
+    let without_switch = include_str!("fixtures/clinic.docs.yaml").replace("  only_documented: true\n", "");
+    let diagnostics = match clinic(&without_switch) {
+        Ok(_) => panic!("generated with undocumented operations"),
+        Err(diagnostics) => codegen::render(&diagnostics),
+    };
+    assert!(
+        diagnostics.contains("`listVisits` is neither documented nor excluded"),
+        "{diagnostics}"
+    );
+    assert!(
+        diagnostics.contains("`DELETE /animals/{animalId}`") || diagnostics.contains("`dischargeAnimal`"),
+        "{diagnostics}"
+    );
+}
+
+#[test]
+fn a_ref_cycle_is_reported_not_looped_on() {
+    let spec = include_str!("fixtures/clinic.openapi.yaml").replace(
+        "    AdmissionForm:\n      content:",
+        "    AdmissionForm:\n      $ref: \"#/components/requestBodies/Admission\"\n    Unused:\n      content:",
+    );
+    let result = codegen::generate(&codegen::Sources {
+        spec_path: "clinic.openapi.yaml",
+        spec_text: &spec,
+        docs_path: "clinic.docs.yaml",
+        docs_text: include_str!("fixtures/clinic.docs.yaml"),
+    });
+    let diagnostics = match result {
+        Ok(_) => panic!("a cycle generated"),
+        Err(diagnostics) => codegen::render(&diagnostics),
+    };
+    assert!(diagnostics.contains("$ref cycle"), "{diagnostics}");
+}
+
+#[test]
+fn the_specs_servers_and_error_messages_are_read() {
+    let loaded = codegen::load(&codegen::Sources {
+        spec_path: "clinic.openapi.yaml",
+        spec_text: include_str!("fixtures/clinic.openapi.yaml"),
+        docs_path: "clinic.docs.yaml",
+        docs_text: include_str!("fixtures/clinic.docs.yaml"),
+    })
+    .expect("loads");
+    let urls: Vec<&str> = loaded
+        .api
+        .servers
+        .iter()
+        .map(|server| server.url.as_str())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://clinic.example.com/v1",
+            "https://eu.clinic.example.com/v1"
+        ]
+    );
+    assert_eq!(loaded.api.error_message_paths, [["problem", "message"]]);
+    let events = codegen::load(&codegen::Sources {
+        spec_path: "1password-events-api-1.2.0.yaml",
+        spec_text: &events_vendor_spec(),
+        docs_path: "1password-events-vendor.docs.yaml",
+        docs_text: include_str!("fixtures/1password-events-vendor.docs.yaml"),
+    })
+    .expect("loads");
+    assert_eq!(events.api.error_message_paths, [["Error", "Message"]]);
+    assert_eq!(events.api.servers.len(), 4);
+}
+
+/// The tools generated from the vendor's file and from ours take the same arguments: our spec
+/// adds what later API versions have (v2 events, MSP fields), never a different way to ask.
+#[test]
+fn the_vendors_file_and_ours_publish_the_same_arguments() {
+    let vendor = codegen::generate(&codegen::Sources {
+        spec_path: "1password-events-api-1.2.0.yaml",
+        spec_text: &events_vendor_spec(),
+        docs_path: "1password-events-vendor.docs.yaml",
+        docs_text: include_str!("fixtures/1password-events-vendor.docs.yaml"),
+    })
+    .map_err(|diagnostics| codegen::render(&diagnostics))
+    .expect("the vendor's file generates");
+    let root = xtask::workspace_root();
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).expect(path);
+    let ours = codegen::generate(&codegen::Sources {
+        spec_path: "specs/1password-events.openapi.yaml",
+        spec_text: &read("specs/1password-events.openapi.yaml"),
+        docs_path: "specs/1password-events.docs.yaml",
+        docs_text: &read("specs/1password-events.docs.yaml"),
+    })
+    .map_err(|diagnostics| codegen::render(&diagnostics))
+    .expect("our Events spec generates");
+    assert!(ours.warnings.is_empty(), "{:?}", ours.warnings);
+    for constant in [
+        "LIST_ALL_1_PASSWORD_SIGN_IN_ATTEMPTS_INPUT",
+        "LIST_ALL_1_PASSWORD_ITEM_USAGES_INPUT",
+        "ONE_PASSWORD_EVENTS_INTROSPECT_INPUT",
+    ] {
+        let (vendor, ours) = (
+            published_input(&vendor.files, constant),
+            published_input(&ours.files, constant),
+        );
+        let names = |schema: &serde_json::Value| -> Vec<String> {
+            schema["properties"]
+                .as_object()
+                .map(|map| map.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(names(&vendor), names(&ours), "{constant}");
+        for (name, property) in vendor["properties"].as_object().into_iter().flatten() {
+            assert_eq!(
+                property["type"], ours["properties"][name]["type"],
+                "{constant}.{name}"
+            );
+            assert_eq!(
+                property["format"], ours["properties"][name]["format"],
+                "{constant}.{name}"
+            );
+        }
+    }
+    // Audit events: ours may also filter by email (v2 events name the actor and the object).
+    let vendor_audit = published_input(&vendor.files, "LIST_ALL_1_PASSWORD_AUDIT_EVENTS_INPUT");
+    let ours_audit = published_input(&ours.files, "LIST_ALL_1_PASSWORD_AUDIT_EVENTS_INPUT");
+    for name in vendor_audit["properties"].as_object().expect("properties").keys() {
+        assert!(ours_audit["properties"].get(name).is_some(), "ours lacks {name}");
+    }
+    assert!(ours_audit["properties"].get("user_email").is_some());
 }
