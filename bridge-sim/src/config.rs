@@ -15,6 +15,8 @@ pub struct SimConfig {
     /// Upper bound for `count` on list requests (and the default page size).
     pub max_page_size: usize,
     pub faults: Faults,
+    /// The Events API served beside the bridge.
+    pub events: crate::events::EventsConfig,
 }
 
 impl Default for SimConfig {
@@ -26,6 +28,7 @@ impl Default for SimConfig {
             token: "sim-token".to_owned(),
             max_page_size: 100,
             faults: Faults::default(),
+            events: crate::events::EventsConfig::default(),
         }
     }
 }
@@ -79,6 +82,8 @@ pub enum ConfigError {
     ErrorRate(f64),
     #[error("--max-page-size must be at least 1")]
     MaxPageSize,
+    #[error("--events-features: `{0}` is not one of auditevents, itemusages, signinattempts")]
+    EventsFeature(String),
 }
 
 impl FromStr for HeaderFamily {
@@ -141,6 +146,22 @@ pub struct SimArgs {
     /// Share of requests answered 500/503, 0.0..=1.0.
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
+    /// The Events API's bearer token; a random one is generated (and printed) when absent.
+    #[arg(long, env = "BRIDGE_SIM_EVENTS_TOKEN", hide_env_values = true)]
+    pub events_token: Option<String>,
+    /// What the Events token may read: auditevents, itemusages, signinattempts.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "auditevents,itemusages,signinattempts"
+    )]
+    pub events_features: Vec<String>,
+    /// Events: every Nth request with a cursor answers an empty page with has_more: true.
+    #[arg(long)]
+    pub events_empty_every: Option<u32>,
+    /// Events: the Nth request answers 429 once.
+    #[arg(long)]
+    pub events_rate_limited_at: Option<u32>,
 }
 
 impl SimArgs {
@@ -161,6 +182,15 @@ impl SimArgs {
             Some(t) if !t.is_empty() => t,
             _ => random_token(),
         };
+        for feature in &self.events_features {
+            if !crate::events::ALL_FEATURES.contains(&feature.as_str()) {
+                return Err(ConfigError::EventsFeature(feature.clone()));
+            }
+        }
+        let events_token = match self.events_token {
+            Some(t) if !t.is_empty() => t,
+            _ => random_token(),
+        };
         let config = SimConfig {
             users: self.users,
             groups: self.groups,
@@ -171,6 +201,15 @@ impl SimArgs {
                 rate_limit,
                 latency_ms: self.latency_ms,
                 error_rate: self.error_rate,
+            },
+            events: crate::events::EventsConfig {
+                tokens: vec![crate::events::EventsToken {
+                    token: events_token,
+                    features: self.events_features,
+                }],
+                empty_every: self.events_empty_every.filter(|every| *every > 0),
+                rate_limited_at: self.events_rate_limited_at,
+                ..crate::events::EventsConfig::default()
             },
         };
         Ok((config, self.listen))

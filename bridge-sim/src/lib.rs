@@ -37,10 +37,16 @@
 //!   the real bridge fails too.
 //! - Rate limiting, latency and 5xx injection are test features, not bridge behaviour (facts §5:
 //!   no documented limits).
+//!
+//! # The Events API beside it
+//! The same server answers 1Password's Events API (`/api/...`) with its own tokens, seeded
+//! with the directory's history; SCIM changes made here appear in its audit events. See
+//! [`events`].
 
 mod clock;
 mod config;
 mod error;
+pub mod events;
 pub mod filter;
 mod http;
 mod listing;

@@ -16,6 +16,8 @@ use crate::config::{SimArgs, SimConfig};
 pub struct RunningSim {
     addr: SocketAddr,
     token: String,
+    events_token: String,
+    events: std::sync::Arc<crate::events::EventsState>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -40,6 +42,16 @@ impl RunningSim {
         &self.token
     }
 
+    /// The Events API's (first) token; the Events API is served at [`RunningSim::base_url`].
+    pub fn events_token(&self) -> &str {
+        &self.events_token
+    }
+
+    /// Every event of a kind, as the Events API's v2 answers it: the ground truth for tests.
+    pub fn events(&self, kind: crate::events::log::Kind) -> Vec<serde_json::Value> {
+        self.events.all(kind)
+    }
+
     /// Stops accepting, lets in-flight requests finish, and waits for the server task.
     pub async fn shutdown(self) {
         let _ = self.stop.send(());
@@ -54,7 +66,15 @@ pub async fn spawn(config: SimConfig, addr: SocketAddr) -> std::io::Result<Runni
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let token = config.token.clone();
-    let app = crate::router(config);
+    let events_token = config
+        .events
+        .tokens
+        .first()
+        .map(|token| token.token.clone())
+        .unwrap_or_default();
+    let state = crate::http::AppState::new(config);
+    let events = state.events.clone();
+    let app = crate::http::build_with(state);
     let (stop, stopped) = oneshot::channel::<()>();
     let listener = listener.tap_io(|tcp| {
         // Small request/response pairs: Nagle's algorithm would only add latency.
@@ -72,6 +92,8 @@ pub async fn spawn(config: SimConfig, addr: SocketAddr) -> std::io::Result<Runni
     Ok(RunningSim {
         addr,
         token,
+        events_token,
+        events,
         stop,
         task,
     })
@@ -85,6 +107,10 @@ pub async fn run_standalone(args: SimArgs) -> anyhow::Result<()> {
     eprintln!("bridge-sim: serving a simulated 1Password SCIM bridge ({users} users, {groups} groups)");
     eprintln!("bridge-sim: base URL  {}", sim.base_url());
     eprintln!("bridge-sim: token     {}", sim.token());
+    eprintln!(
+        "bridge-sim: events API at the same base URL, token {}",
+        sim.events_token()
+    );
     shutdown_signal().await;
     eprintln!("bridge-sim: shutting down");
     sim.shutdown().await;

@@ -60,7 +60,6 @@ impl Directory {
         }
     }
 
-    #[cfg(test)]
     pub fn users(&self) -> &[User] {
         &self.users
     }

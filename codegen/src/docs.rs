@@ -70,6 +70,10 @@ pub struct ReferenceDoc {
 pub struct Integration {
     /// The product's display label; tool names derive from it (`1Password` -> `1_password`).
     pub label: String,
+    /// What the API is called after the label in messages (`SCIM bridge`: "the 1Password SCIM
+    /// bridge rejected the token"); default `API`.
+    #[serde(default)]
+    pub upstream: Option<String>,
     /// The spec file these records document, relative to the docs file.
     #[serde(default)]
     pub spec: Option<String>,

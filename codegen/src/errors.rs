@@ -13,6 +13,19 @@ const MESSAGE_NAMES: [&str; 4] = ["message", "detail", "error_description", "tit
 /// How deep inside an error body a message may sit (`Error.Message` is two).
 const MAX_DEPTH: usize = 3;
 
+/// The JSON media type the spec's answers use: the first `...json` content type of a success
+/// response (`application/scim+json` for SCIM), else `application/json`.
+pub fn media_type(operations: &Operations<'_>) -> String {
+    operations
+        .iter()
+        .flat_map(|operation| operation.operation.responses.responses.iter())
+        .filter_map(|(_, response)| response.as_item())
+        .flat_map(|response| response.content.keys())
+        .find(|media| media.ends_with("json"))
+        .cloned()
+        .unwrap_or_else(|| "application/json".to_owned())
+}
+
 /// Every path (field names from the body's root) to a string that reads as an error message,
 /// over all operations' error responses, sorted and without repeats.
 pub fn message_paths(

@@ -9,11 +9,15 @@ use crate::docs::{FilterOperator, MethodKind, QueryType};
 #[derive(Debug)]
 pub struct Api {
     pub integration_label: String,
+    /// The upstream by name in messages: `1Password SCIM bridge`.
+    pub upstream_name: String,
     /// The spec's servers: where the integration may be reached (one per region, say).
     pub servers: Vec<ServerDef>,
     /// Where a human-readable message sits in the spec's error bodies (`Error.Message`), from
     /// the schema of its error responses.
     pub error_message_paths: Vec<Vec<String>>,
+    /// The JSON media type the API's bodies use (`application/scim+json` for SCIM).
+    pub media_type: String,
     /// Sorted by tool name.
     pub tools: Vec<Tool>,
     /// Response-side types, sorted by name.

@@ -93,6 +93,11 @@ pub fn resolve(spec: &OpenAPI, docs: &DocsFile, diags: &mut Diagnostics) -> Opti
     tools.sort_by(|a, b| a.name.cmp(&b.name));
     Some(Api {
         integration_label: docs.integration.label.clone(),
+        upstream_name: format!(
+            "{} {}",
+            docs.integration.label,
+            docs.integration.upstream.as_deref().unwrap_or("API")
+        ),
         servers: spec
             .servers
             .iter()
@@ -102,6 +107,7 @@ pub fn resolve(spec: &OpenAPI, docs: &DocsFile, diags: &mut Diagnostics) -> Opti
             })
             .collect(),
         error_message_paths,
+        media_type: crate::errors::media_type(&operations),
         tools,
         data_types: data.into_types(),
         arg_types: args.into_types(),

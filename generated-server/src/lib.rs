@@ -6,6 +6,10 @@
 
 #[rustfmt::skip]
 pub mod generated;
+/// The Events API integration, generated from `specs/1password-events.openapi.yaml` and
+/// `specs/1password-events.docs.yaml`.
+#[rustfmt::skip]
+pub mod generated_events;
 
 pub use generated::prompts::{PROMPTS, REFERENCES};
 pub use generated::registry::{INTEGRATION_LABEL, TOOLS};
@@ -15,6 +19,13 @@ pub const CATALOG: runtime::Catalog = runtime::Catalog {
     tools: TOOLS,
     prompts: PROMPTS,
     references: REFERENCES,
+};
+
+/// Everything the Events API integration offers.
+pub const EVENTS_CATALOG: runtime::Catalog = runtime::Catalog {
+    tools: generated_events::registry::TOOLS,
+    prompts: generated_events::prompts::PROMPTS,
+    references: generated_events::prompts::REFERENCES,
 };
 
 /// The published tool list as JSON (names, titles, descriptions, schemas, annotations), as a

@@ -58,6 +58,7 @@ pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
     let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
     let shared = Arc::new(
         Shared::new(upstream, CursorCodec::new(config.cursor_key()), INTEGRATION_LABEL)
+            .with_upstream_name(generated_server::generated::registry::UPSTREAM_NAME)
             .with_audit(audit.clone())
             .with_metrics(metrics.clone()),
     );

@@ -53,19 +53,20 @@ impl ArgErrors {
     }
 
     pub fn check_integer(&mut self, path: &str, value: i64, minimum: Option<i64>, maximum: Option<i64>) {
-        if let Some(min) = minimum
-            && value < min
-        {
-            self.push(path, format_args!("must be at least {min} (got {value})"));
-        }
-        if let Some(max) = maximum
-            && value > max
-        {
-            self.push(path, format_args!("must be at most {max} (got {value})"));
-        }
+        self.check_bounds(path, value, minimum, maximum);
     }
 
     pub fn check_number(&mut self, path: &str, value: f64, minimum: Option<f64>, maximum: Option<f64>) {
+        self.check_bounds(path, value, minimum, maximum);
+    }
+
+    fn check_bounds<T: PartialOrd + std::fmt::Display>(
+        &mut self,
+        path: &str,
+        value: T,
+        minimum: Option<T>,
+        maximum: Option<T>,
+    ) {
         if let Some(min) = minimum
             && value < min
         {

@@ -168,11 +168,15 @@ impl ToolContext {
                     "the upstream says it has more but sent no cursor".into(),
                 ));
             };
-            position = BodyPosition {
-                upstream: Some(cursor),
-                skip: 0,
-                pinned_start: position.pinned_start,
-            };
+            // The same cursor back (an empty page, `has_more: true`) is no progress: where this
+            // page was to be read from still stands, skip included.
+            if position.upstream.as_deref() != Some(cursor.as_str()) {
+                position = BodyPosition {
+                    upstream: Some(cursor),
+                    skip: 0,
+                    pinned_start: position.pinned_start,
+                };
+            }
             if result.len() == limit || requests >= plan.requests_per_call {
                 break Some(position);
             }

@@ -26,6 +26,9 @@ pub struct Shared {
     pub cursors: CursorCodec,
     /// The product label, for messages (`1Password`).
     pub label: &'static str,
+    /// The upstream by name, for messages (`1Password SCIM bridge`); the generated
+    /// `UPSTREAM_NAME` of the integration.
+    pub upstream_name: &'static str,
     /// Where `write`/`custom` calls are recorded, if anywhere.
     pub audit: Option<std::sync::Arc<crate::audit::AuditLog>>,
     /// Tool-call and upstream metrics; the upstream counts into the same instance.
@@ -41,9 +44,16 @@ impl Shared {
             upstream,
             cursors,
             label,
+            upstream_name: "upstream API",
             audit: None,
             metrics,
         }
+    }
+
+    /// Names the upstream in messages (`1Password SCIM bridge`).
+    pub fn with_upstream_name(mut self, name: &'static str) -> Self {
+        self.upstream_name = name;
+        self
     }
 
     /// Records tool calls and upstream answers in `metrics` (the instance `/metrics` renders).
@@ -100,6 +110,7 @@ impl ToolContext {
         ResourceNoun {
             label: self.shared.label,
             singular: self.spec.singular,
+            upstream: self.shared.upstream_name,
         }
     }
 

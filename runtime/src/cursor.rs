@@ -222,19 +222,7 @@ impl CursorCodec {
     /// (constant time), scope. The scope is compared only after the MAC so that a forged token
     /// always reports `BadSignature`, and `ScopeMismatch` means a genuine cursor reused elsewhere.
     pub fn open(&self, scope: &str, token: &str) -> Result<CursorPosition, CursorError> {
-        if token.len() > MAX_CURSOR_LEN {
-            return Err(CursorError::TooLong {
-                len: token.len(),
-                max: MAX_CURSOR_LEN,
-            });
-        }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(token)
-            .map_err(|_| CursorError::Malformed)?;
-        let version = *bytes.first().ok_or(CursorError::Malformed)?;
-        if version != VERSION {
-            return Err(CursorError::UnsupportedVersion(version));
-        }
+        let bytes = decode(token, MAX_CURSOR_LEN, VERSION)?;
         if bytes.len() != TOKEN_LEN {
             return Err(CursorError::Malformed);
         }
@@ -279,19 +267,7 @@ impl CursorCodec {
     /// The position in a cursor issued by [`issue_body`](Self::issue_body) for `scope`, with the
     /// same checks, in the same order, as [`open`](Self::open).
     pub fn open_body(&self, scope: &str, token: &str) -> Result<BodyPosition, CursorError> {
-        if token.len() > MAX_BODY_CURSOR_LEN {
-            return Err(CursorError::TooLong {
-                len: token.len(),
-                max: MAX_BODY_CURSOR_LEN,
-            });
-        }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(token)
-            .map_err(|_| CursorError::Malformed)?;
-        let version = *bytes.first().ok_or(CursorError::Malformed)?;
-        if version != BODY_VERSION {
-            return Err(CursorError::UnsupportedVersion(version));
-        }
+        let bytes = decode(token, MAX_BODY_CURSOR_LEN, BODY_VERSION)?;
         let fixed = 1 + SCOPE_DIGEST_LEN + 4 + 1;
         if bytes.len() < fixed + TAG_LEN {
             return Err(CursorError::Malformed);
@@ -332,6 +308,25 @@ impl CursorCodec {
             pinned_start,
         })
     }
+}
+
+/// A token's bytes, checked from cheapest to most specific: its length bound, base64, and the
+/// version byte.
+fn decode(token: &str, max: usize, version: u8) -> Result<Vec<u8>, CursorError> {
+    if token.len() > max {
+        return Err(CursorError::TooLong {
+            len: token.len(),
+            max,
+        });
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| CursorError::Malformed)?;
+    let found = *bytes.first().ok_or(CursorError::Malformed)?;
+    if found != version {
+        return Err(CursorError::UnsupportedVersion(found));
+    }
+    Ok(bytes)
 }
 
 /// The first 16 bytes of SHA-256(scope): enough to tell queries apart (the MAC, not the digest,

@@ -22,7 +22,7 @@ pub enum ToolError {
     #[error("invalid next_cursor: {0}")]
     InvalidCursor(#[from] CursorError),
 
-    #[error("the bridge answered {status}")]
+    #[error("the upstream answered {status}")]
     Upstream {
         status: u16,
         scim: ScimError,
@@ -31,14 +31,14 @@ pub enum ToolError {
         rate_limit: Option<Box<RateLimitInfo>>,
     },
 
-    #[error("rate limited by the bridge ({status})")]
+    #[error("rate limited by the upstream ({status})")]
     RateLimited {
         status: u16,
         retry_after_seconds: Option<u64>,
         rate_limit: Option<Box<RateLimitInfo>>,
     },
 
-    #[error("could not reach the bridge at {url}: {cause}")]
+    #[error("could not reach the upstream at {url}: {cause}")]
     Unreachable {
         /// The base URL, its password masked.
         url: String,
@@ -49,13 +49,13 @@ pub enum ToolError {
         maybe_sent: bool,
     },
 
-    #[error("the bridge did not answer within {0} seconds")]
+    #[error("the upstream did not answer within {0} seconds")]
     Timeout(u64),
 
-    #[error("the bridge's answer exceeded {limit} bytes")]
+    #[error("the upstream's answer exceeded {limit} bytes")]
     ResponseTooLarge { limit: usize },
 
-    #[error("the bridge's answer did not match the spec: {0}")]
+    #[error("the upstream's answer did not match the spec: {0}")]
     UnexpectedResponse(String),
 
     #[error("internal error: {0}")]
@@ -74,11 +74,14 @@ impl From<FilterBuildError> for ToolError {
     }
 }
 
-/// What a resource is called in messages, e.g. `1Password` + `user`.
+/// What messages call the upstream and the resource, e.g. `1Password SCIM bridge`, `1Password`
+/// and `user`.
 #[derive(Clone, Copy, Debug)]
 pub struct ResourceNoun<'a> {
     pub label: &'a str,
     pub singular: &'a str,
+    /// The upstream by name: `1Password SCIM bridge`, `1Password Events API`.
+    pub upstream: &'a str,
 }
 
 impl ToolError {
@@ -115,7 +118,11 @@ impl ToolError {
 
     /// The sentence the model reads. Never contains the bearer token or internal details.
     pub fn message(&self, noun: ResourceNoun<'_>) -> String {
-        let ResourceNoun { label, singular } = noun;
+        let ResourceNoun {
+            label,
+            singular,
+            upstream,
+        } = noun;
         match self {
             Self::InvalidArguments(problems) => format!(
                 "Invalid arguments, nothing was sent to {label}: {}. Fix them and call the tool again.",
@@ -132,7 +139,7 @@ impl ToolError {
             } => {
                 let wait = match retry_after_seconds.or(rate_limit.as_ref().and_then(|info| info.reset)) {
                     Some(seconds) => format!("retry after {seconds} s"),
-                    None => "the bridge did not say when to retry; wait before retrying".to_owned(),
+                    None => "it did not say when to retry; wait before retrying".to_owned(),
                 };
                 let fields = rate_limit
                     .as_ref()
@@ -146,7 +153,7 @@ impl ToolError {
                     })
                     .unwrap_or_default();
                 format!(
-                    "The {label} bridge is rate limiting requests (HTTP {status}); {wait}{fields}. Nothing was changed by this call. This server does not retry: wait, then call the tool again."
+                    "The {upstream} is rate limiting requests (HTTP {status}); {wait}{fields}. Nothing was changed by this call. This server does not retry: wait, then call the tool again."
                 )
             }
             Self::Unreachable {
@@ -154,24 +161,24 @@ impl ToolError {
                 cause,
                 maybe_sent: false,
             } => format!(
-                "Could not reach the {label} SCIM bridge at {url}: {cause}. Nothing was sent; the call may be retried once the bridge is reachable."
+                "Could not reach the {upstream} at {url}: {cause}. Nothing was sent; the call may be retried once it is reachable."
             ),
             Self::Unreachable {
                 url,
                 cause,
                 maybe_sent: true,
             } => format!(
-                "The connection to the {label} SCIM bridge at {url} broke off ({cause}). The request may or may not have been applied; read the {singular} back before retrying a change."
+                "The connection to the {upstream} at {url} broke off ({cause}). The request may or may not have been applied; read the {singular} back before retrying a change."
             ),
             Self::Timeout(seconds) => format!(
-                "The {label} SCIM bridge did not answer within {seconds} s. The request may or may not have been applied; read the {singular} back before retrying a change."
+                "The {upstream} did not answer within {seconds} s. The request may or may not have been applied; read the {singular} back before retrying a change."
             ),
             Self::ResponseTooLarge { limit } => format!(
-                "The {label} SCIM bridge sent more than {limit} bytes; the answer was dropped. Use a smaller `limit` or narrower filters."
+                "The {upstream} sent more than {limit} bytes; the answer was dropped. Use a smaller `limit` or narrower filters."
             ),
-            Self::UnexpectedResponse(reason) => format!(
-                "The {label} SCIM bridge answered with data this server does not understand ({reason})."
-            ),
+            Self::UnexpectedResponse(reason) => {
+                format!("The {upstream} answered with data this server does not understand ({reason}).")
+            }
             Self::Internal(_) => "Internal error in the MCP server; the details are in its logs.".to_owned(),
             Self::AuditUnavailable => format!(
                 "Refused: this server records every change in an audit log, and the log cannot be written now, so nothing was sent to {label}. Retrying will not help until an operator fixes the audit log (see the server's logs)."
@@ -211,36 +218,40 @@ fn show(value: Option<u64>) -> String {
 }
 
 fn upstream_sentence(status: u16, scim: &ScimError, target: Option<&str>, noun: ResourceNoun<'_>) -> String {
-    let ResourceNoun { label, singular } = noun;
+    let ResourceNoun {
+        label,
+        singular,
+        upstream,
+    } = noun;
     let detail = scim
         .detail
         .as_deref()
-        .map(|d| format!(" The bridge said: {d}"))
+        .map(|d| format!(" It said: {d}"))
         .unwrap_or_default();
     let scim_type = scim.scim_type.as_deref();
     match (status, scim_type) {
         (401, _) => format!(
-            "The {label} SCIM bridge rejected the bearer token (401). The server's configuration must be fixed; retrying will not help."
+            "The {upstream} rejected the bearer token (401): it is missing, wrong, expired or not allowed this. The server's configuration must be fixed; retrying will not help.{detail}"
         ),
-        (403, _) => format!("The {label} SCIM bridge refused this request (403).{detail}"),
+        (403, _) => format!("The {upstream} refused this request (403).{detail}"),
         (404, _) => match target {
             Some(id) => {
                 format!("No {label} {singular} with id {id} (404). Find the id with the list tool.{detail}")
             }
-            None => format!("The {label} SCIM bridge has no such endpoint (404).{detail}"),
+            None => format!("The {upstream} has no such endpoint (404).{detail}"),
         },
         (409, Some("uniqueness")) | (409, None) => {
             format!(
                 "That userName already exists (409 uniqueness): a {label} {singular} must be unique.{detail}"
             )
         }
-        (400, Some(kind)) => format!("The {label} SCIM bridge rejected the request (400 {kind}).{detail}"),
-        (400, None) => format!("The {label} SCIM bridge rejected the request (400).{detail}"),
-        (code, _) if code >= 500 => format!(
-            "The {label} SCIM bridge failed with HTTP {code}; the request may be retried later.{detail}"
-        ),
+        (400, Some(kind)) => format!("The {upstream} rejected the request (400 {kind}).{detail}"),
+        (400, None) => format!("The {upstream} rejected the request (400).{detail}"),
+        (code, _) if code >= 500 => {
+            format!("The {upstream} failed with HTTP {code}; the request may be retried later.{detail}")
+        }
         (code, kind) => format!(
-            "The {label} SCIM bridge answered HTTP {code}{}.{detail}",
+            "The {upstream} answered HTTP {code}{}.{detail}",
             kind.map(|k| format!(" ({k})")).unwrap_or_default()
         ),
     }

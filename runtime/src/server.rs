@@ -501,6 +501,7 @@ impl McpServer {
         let noun = crate::error::ResourceNoun {
             label: self.inner.shared.label,
             singular: "resource",
+            upstream: self.inner.shared.upstream_name,
         };
         let response = self.inner.shared.upstream.send(&request).await.map_err(|error| {
             tracing::info!(uri = reference.uri, outcome = error.kind(), "resource read");

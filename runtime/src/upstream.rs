@@ -46,15 +46,22 @@ impl fmt::Debug for Secret {
 
 #[derive(Clone, Debug)]
 pub struct UpstreamConfig {
-    /// The SCIM base URL, e.g. `https://scim.example.com` or `.../scim/v2`.
+    /// The base URL, e.g. `https://scim.example.com` or `.../scim/v2`.
     pub base_url: String,
     pub bearer_token: Secret,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub max_response_bytes: usize,
+    /// The media type of request and response bodies (the spec's): `Accept` and `Content-Type`.
+    pub media_type: &'static str,
+    /// Where error bodies hold their message, as field paths (the generator reads them from the
+    /// spec's error responses: `detail` for SCIM, `Error.Message` for the Events API).
+    pub error_messages: &'static [&'static [&'static str]],
 }
 
 impl UpstreamConfig {
+    /// A SCIM upstream (`application/scim+json`, messages in `detail`); the `with_*` methods
+    /// describe another API.
     pub fn new(base_url: impl Into<String>, bearer_token: Secret) -> Self {
         Self {
             base_url: base_url.into(),
@@ -62,7 +69,19 @@ impl UpstreamConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             max_response_bytes: 8 * 1024 * 1024,
+            media_type: SCIM_JSON,
+            error_messages: &[&["detail"]],
         }
+    }
+
+    pub fn with_media_type(mut self, media_type: &'static str) -> Self {
+        self.media_type = media_type;
+        self
+    }
+
+    pub fn with_error_messages(mut self, paths: &'static [&'static [&'static str]]) -> Self {
+        self.error_messages = paths;
+        self
     }
 }
 
@@ -89,6 +108,8 @@ pub struct Upstream {
     max_response_bytes: usize,
     /// Where every answer's status and rate-limit state is counted, if anywhere.
     metrics: Option<Arc<Metrics>>,
+    media_type: &'static str,
+    error_messages: &'static [&'static [&'static str]],
 }
 
 /// Why a readiness probe of the bridge got no HTTP answer. Deliberately short: the text is
@@ -141,6 +162,8 @@ impl Upstream {
             request_timeout: config.request_timeout,
             max_response_bytes: config.max_response_bytes,
             metrics: None,
+            media_type: config.media_type,
+            error_messages: config.error_messages,
         })
     }
 
@@ -157,7 +180,7 @@ impl Upstream {
         let answer = self
             .client
             .get(url)
-            .header(header::ACCEPT, SCIM_JSON)
+            .header(header::ACCEPT, self.media_type)
             .bearer_auth(self.token.expose())
             .timeout(timeout)
             .send()
@@ -192,10 +215,12 @@ impl Upstream {
         let mut builder = self
             .client
             .request(request.method.clone(), url)
-            .header(header::ACCEPT, SCIM_JSON)
+            .header(header::ACCEPT, self.media_type)
             .bearer_auth(self.token.expose());
         if let Some(body) = &request.body {
-            builder = builder.header(header::CONTENT_TYPE, SCIM_JSON).body(body.clone());
+            builder = builder
+                .header(header::CONTENT_TYPE, self.media_type)
+                .body(body.clone());
         }
         let mut response = builder
             .send()
@@ -236,7 +261,7 @@ impl Upstream {
         if (200..300).contains(&status) {
             Ok(answer)
         } else {
-            Err(answer.into_error(request.target()))
+            Err(answer.into_error(request.target(), self.error_messages))
         }
     }
 
@@ -456,7 +481,7 @@ pub struct UpstreamResponse {
 }
 
 impl UpstreamResponse {
-    fn into_error(self, target: Option<String>) -> ToolError {
+    fn into_error(self, target: Option<String>, messages: &[&[&str]]) -> ToolError {
         if self.status == 429 || (self.status == 503 && self.headers.contains_key(header::RETRY_AFTER)) {
             return ToolError::RateLimited {
                 status: self.status,
@@ -468,9 +493,9 @@ impl UpstreamResponse {
             .ok()
             .map(|body| ScimError {
                 scim_type: body.get("scimType").and_then(|v| v.as_str()).map(str::to_owned),
-                detail: body
-                    .get("detail")
-                    .and_then(|v| v.as_str())
+                detail: messages
+                    .iter()
+                    .find_map(|path| path.iter().try_fold(&body, |value, key| value.get(key))?.as_str())
                     .map(|d| d.chars().take(500).collect()),
             })
             .unwrap_or_default();

@@ -4,6 +4,7 @@ mod against_the_simulator;
 mod codegen_fixtures;
 mod connections;
 mod dockerfile;
+mod events_tools;
 mod filter_round_trip;
 mod http_transport;
 mod ops_endpoints;

@@ -80,7 +80,8 @@ impl TestServer {
 
     pub fn build(self) -> McpServer {
         let upstream = Upstream::new(self.upstream).expect("upstream");
-        let mut shared = Shared::new(upstream, CursorCodec::new(CursorKey::random()), INTEGRATION_LABEL);
+        let mut shared = Shared::new(upstream, CursorCodec::new(CursorKey::random()), INTEGRATION_LABEL)
+            .with_upstream_name(generated_server::generated::registry::UPSTREAM_NAME);
         if let Some(audit) = self.audit {
             shared = shared.with_audit(audit);
         }

@@ -18,6 +18,17 @@ pub const SPEC_PATH: &str = "specs/1password-scim.openapi.yaml";
 pub const DOCS_PATH: &str = "specs/1password-scim.docs.yaml";
 pub const GENERATED_DIR: &str = "generated-server/src/generated";
 
+/// The Events API integration, generated beside the SCIM one.
+pub const EVENTS_SPEC_PATH: &str = "specs/1password-events.openapi.yaml";
+pub const EVENTS_DOCS_PATH: &str = "specs/1password-events.docs.yaml";
+pub const EVENTS_GENERATED_DIR: &str = "generated-server/src/generated_events";
+
+/// Every integration the product is generated from: spec, docs YAML, generated module.
+pub const INTEGRATIONS: &[(&str, &str, &str)] = &[
+    (SPEC_PATH, DOCS_PATH, GENERATED_DIR),
+    (EVENTS_SPEC_PATH, EVENTS_DOCS_PATH, EVENTS_GENERATED_DIR),
+];
+
 /// The workspace root (xtask lives one level below it).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,16 +70,25 @@ impl Report {
     }
 }
 
-/// Generates the server's code from the spec and docs under `root`.
+/// Generates the server's code of every integration from the specs and docs under `root`.
 pub fn regen(root: &Path, mode: Mode) -> Result<Report> {
-    generate(
-        &root.join(SPEC_PATH),
-        SPEC_PATH,
-        &root.join(DOCS_PATH),
-        DOCS_PATH,
-        &root.join(GENERATED_DIR),
-        mode,
-    )
+    let mut report = Report::default();
+    for (spec, docs, out) in INTEGRATIONS {
+        let one = generate(
+            &root.join(spec),
+            spec,
+            &root.join(docs),
+            docs,
+            &root.join(out),
+            mode,
+        )?;
+        report.written.extend(one.written);
+        report.removed.extend(one.removed);
+        report.unchanged.extend(one.unchanged);
+        report.stale_diff.push_str(&one.stale_diff);
+        report.warnings.extend(one.warnings);
+    }
+    Ok(report)
 }
 
 /// Generates code for any spec and docs YAML into `out` (`cargo xtask generate`): the same

@@ -11,6 +11,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
 
 use crate::config::SimConfig;
+use crate::events::EventsState;
 use crate::store::Directory;
 
 pub use guard::FaultState;
@@ -21,15 +22,19 @@ pub struct AppState {
     pub config: Arc<SimConfig>,
     pub faults: Arc<FaultState>,
     directory: Arc<RwLock<Directory>>,
+    /// The Events API served beside the bridge, which SCIM changes write audit events to.
+    pub events: Arc<EventsState>,
 }
 
 impl AppState {
     pub fn new(config: SimConfig) -> Self {
         let directory = Directory::seeded(config.users, config.groups, config.seed);
+        let events = EventsState::seeded(config.events.clone(), directory.users(), config.seed);
         AppState {
             faults: Arc::new(FaultState::new(&config)),
             config: Arc::new(config),
             directory: Arc::new(RwLock::new(directory)),
+            events: Arc::new(events),
         }
     }
 
@@ -47,7 +52,11 @@ impl AppState {
 /// Builds the full application: SCIM resources under `/`, `/scim` and `/scim/v2` (facts §1.2),
 /// `/health` behind the token, `/ping` open (facts §1.1).
 pub fn build(config: SimConfig) -> Router {
-    let state = AppState::new(config);
+    build_with(AppState::new(config))
+}
+
+/// [`build`] over a state the caller keeps a handle on.
+pub fn build_with(state: AppState) -> Router {
     let scim = Router::new()
         .route("/Users", get(resources::list_users).post(resources::create_user))
         .route(
@@ -84,6 +93,8 @@ pub fn build(config: SimConfig) -> Router {
         .fallback(discovery::not_found)
         .method_not_allowed_fallback(discovery::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), guard::inject_faults))
+        // The Events API has its own tokens and limits; the bridge's faults are not its own.
+        .merge(crate::events::router())
         .layer(from_fn(guard::date_header))
         .with_state(state)
 }

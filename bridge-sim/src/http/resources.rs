@@ -11,8 +11,10 @@ use serde_json::Value;
 
 use super::AppState;
 use crate::error::{ScimError, ScimType, scim_json, scim_text};
+use crate::events::audit;
 use crate::filter::Schema;
 use crate::listing::{ListParams, Projection};
+use crate::model::{Group, User};
 
 type QueryMap = Result<Query<HashMap<String, String>>, QueryRejection>;
 type Answer = Result<Response, ScimError>;
@@ -36,24 +38,61 @@ pub async fn get_user(State(s): State<AppState>, Path(id): Path<String>, query: 
 pub async fn create_user(State(s): State<AppState>, body: Bytes) -> Answer {
     let body = json_body(&body)?;
     let user = s.write().create_user(&body)?;
+    s.events.record(audit::user_changed(None, &user));
     Ok(scim_json(StatusCode::OK, &user.to_json()))
 }
 
 pub async fn replace_user(State(s): State<AppState>, Path(id): Path<String>, body: Bytes) -> Answer {
     let body = json_body(&body)?;
-    let user = s.write().replace_user(&id, &body)?;
+    let (before, user) = change_user(&s, &id, |dir| dir.replace_user(&id, &body))?;
+    s.events.record(audit::user_changed(before.as_ref(), &user));
     Ok(scim_json(StatusCode::OK, &user.to_json()))
 }
 
 pub async fn patch_user(State(s): State<AppState>, Path(id): Path<String>, body: Bytes) -> Answer {
     let body = json_body(&body)?;
-    let user = s.write().patch_user(&id, &body)?;
+    let (before, user) = change_user(&s, &id, |dir| dir.patch_user(&id, &body))?;
+    s.events.record(audit::user_changed(before.as_ref(), &user));
     Ok(scim_json(StatusCode::OK, &user.to_json()))
 }
 
 pub async fn delete_user(State(s): State<AppState>, Path(id): Path<String>) -> Answer {
-    s.write().delete_user(&id)?;
+    let (before, user) = change_user(&s, &id, |dir| {
+        dir.delete_user(&id)?;
+        dir.user(&id)
+            .cloned()
+            .ok_or_else(|| ScimError::not_found(format!("user {id} not found")))
+    })?;
+    s.events.record(audit::user_changed(before.as_ref(), &user));
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Runs a change of user `id` under one write lock: the user before it, and after.
+fn change_user(
+    s: &AppState,
+    id: &str,
+    change: impl FnOnce(&mut crate::store::Directory) -> Result<User, ScimError>,
+) -> Result<(Option<User>, User), ScimError> {
+    let mut dir = s.write();
+    let before = dir.user(id).cloned();
+    let after = change(&mut dir)?;
+    Ok((before, after))
+}
+
+/// Runs a change of groups under one write lock, then records what it changed.
+fn change_group(
+    s: &AppState,
+    id: Option<&str>,
+    change: impl FnOnce(&mut crate::store::Directory) -> Result<Option<Group>, ScimError>,
+) -> Result<Option<Value>, ScimError> {
+    let mut dir = s.write();
+    let before = id.and_then(|id| dir.group(id).cloned());
+    let after = change(&mut dir)?;
+    let events = audit::group_changed(before.as_ref(), after.as_ref(), |member| dir.user(member));
+    let face = after.as_ref().map(|group| dir.group_json(group));
+    drop(dir);
+    s.events.record(events);
+    Ok(face)
 }
 
 pub async fn list_groups(State(s): State<AppState>, query: QueryMap) -> Answer {
@@ -92,27 +131,24 @@ pub async fn get_group(State(s): State<AppState>, Path(id): Path<String>, query:
 
 pub async fn create_group(State(s): State<AppState>, body: Bytes) -> Answer {
     let body = json_body(&body)?;
-    let mut dir = s.write();
-    let group = dir.create_group(&body)?;
-    Ok(scim_json(StatusCode::OK, &dir.group_json(&group)))
+    let face = change_group(&s, None, |dir| dir.create_group(&body).map(Some))?;
+    Ok(scim_json(StatusCode::OK, &face.unwrap_or_default()))
 }
 
 pub async fn replace_group(State(s): State<AppState>, Path(id): Path<String>, body: Bytes) -> Answer {
     let body = json_body(&body)?;
-    let mut dir = s.write();
-    let group = dir.replace_group(&id, &body)?;
-    Ok(scim_json(StatusCode::OK, &dir.group_json(&group)))
+    let face = change_group(&s, Some(&id), |dir| dir.replace_group(&id, &body).map(Some))?;
+    Ok(scim_json(StatusCode::OK, &face.unwrap_or_default()))
 }
 
 pub async fn patch_group(State(s): State<AppState>, Path(id): Path<String>, body: Bytes) -> Answer {
     let body = json_body(&body)?;
-    let mut dir = s.write();
-    let group = dir.patch_group(&id, &body)?;
-    Ok(scim_json(StatusCode::OK, &dir.group_json(&group)))
+    let face = change_group(&s, Some(&id), |dir| dir.patch_group(&id, &body).map(Some))?;
+    Ok(scim_json(StatusCode::OK, &face.unwrap_or_default()))
 }
 
 pub async fn delete_group(State(s): State<AppState>, Path(id): Path<String>) -> Answer {
-    s.write().delete_group(&id)?;
+    change_group(&s, Some(&id), |dir| dir.delete_group(&id).map(|()| None))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

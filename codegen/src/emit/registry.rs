@@ -11,6 +11,17 @@ pub fn emit(api: &Api) -> TokenStream {
     let entries = api.tools.iter().map(entry);
     let dispatchers = api.tools.iter().map(dispatcher);
     let label = Literal::string(&api.integration_label);
+    let media_type = Literal::string(&api.media_type);
+    let upstream_name = Literal::string(&api.upstream_name);
+    let error_messages = api.error_message_paths.iter().map(|path| {
+        let keys = path.iter().map(|key| Literal::string(key));
+        quote!(&[#(#keys),*])
+    });
+    let servers = api.servers.iter().map(|server| {
+        let url = Literal::string(&server.url);
+        let description = Literal::string(&server.description);
+        quote!((#url, #description))
+    });
     quote! {
         use runtime::__codegen::{
             Annotations, BoxFuture, JsonObject, MethodKind, ToolContext, ToolEntry, ToolError,
@@ -21,6 +32,18 @@ pub fn emit(api: &Api) -> TokenStream {
 
         /// The product label the tool names derive from.
         pub const INTEGRATION_LABEL: &str = #label;
+
+        /// What messages call the upstream.
+        pub const UPSTREAM_NAME: &str = #upstream_name;
+
+        /// The media type of the API's request and response bodies.
+        pub const MEDIA_TYPE: &str = #media_type;
+
+        /// Where the API's error bodies hold their message, as field paths.
+        pub static ERROR_MESSAGES: &[&[&str]] = &[#(#error_messages),*];
+
+        /// The spec's servers: URL and description.
+        pub static SERVERS: &[(&str, &str)] = &[#(#servers),*];
 
         /// Every tool, sorted by name.
         pub static TOOLS: &[ToolEntry] = &[#(#entries),*];
