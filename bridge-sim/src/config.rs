@@ -17,6 +17,9 @@ pub struct SimConfig {
     pub faults: Faults,
     /// The Events API served beside the bridge.
     pub events: crate::events::EventsConfig,
+    /// The filter operators the bridge accepts; `None`: all of RFC 7644. A stricter bridge
+    /// (facts §3: the real one may accept `eq` only) answers others with 400 `invalidFilter`.
+    pub filter_operators: Option<Vec<crate::filter::CompareOp>>,
 }
 
 impl Default for SimConfig {
@@ -29,6 +32,7 @@ impl Default for SimConfig {
             max_page_size: 100,
             faults: Faults::default(),
             events: crate::events::EventsConfig::default(),
+            filter_operators: None,
         }
     }
 }
@@ -84,6 +88,8 @@ pub enum ConfigError {
     MaxPageSize,
     #[error("--events-features: `{0}` is not one of auditevents, itemusages, signinattempts")]
     EventsFeature(String),
+    #[error("--filter-operators: `{0}` is not one of eq, ne, co, sw, ew, gt, ge, lt, le")]
+    FilterOperator(String),
 }
 
 impl FromStr for HeaderFamily {
@@ -162,6 +168,10 @@ pub struct SimArgs {
     /// Events: the Nth request answers 429 once.
     #[arg(long)]
     pub events_rate_limited_at: Option<u32>,
+    /// Accept only these filter operators (e.g. `eq`), as a stricter bridge might; others get
+    /// 400 invalidFilter. Default: all of RFC 7644.
+    #[arg(long, value_delimiter = ',')]
+    pub filter_operators: Option<Vec<String>>,
 }
 
 impl SimArgs {
@@ -187,6 +197,20 @@ impl SimArgs {
                 return Err(ConfigError::EventsFeature(feature.clone()));
             }
         }
+        let filter_operators = self
+            .filter_operators
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|name| {
+                        crate::filter::CompareOp::ALL
+                            .into_iter()
+                            .find(|op| op.as_str() == name.trim())
+                            .ok_or_else(|| ConfigError::FilterOperator(name.clone()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
         let events_token = match self.events_token {
             Some(t) if !t.is_empty() => t,
             _ => random_token(),
@@ -211,6 +235,7 @@ impl SimArgs {
                 rate_limited_at: self.events_rate_limited_at,
                 ..crate::events::EventsConfig::default()
             },
+            filter_operators,
         };
         Ok((config, self.listen))
     }

@@ -29,15 +29,26 @@ pub struct Projection {
 }
 
 impl ListParams {
+    /// `operators`: the comparison operators accepted (`None`: all).
     pub fn from_query(
         query: &HashMap<String, String>,
         schema: &Schema,
         max_page_size: usize,
+        operators: Option<&[filter::CompareOp]>,
     ) -> Result<Self, ScimError> {
         let filter = match query.get("filter") {
             Some(text) if !text.trim().is_empty() => {
                 let f = filter::parse(text).and_then(|f| schema.validate(&f).map(|()| f));
-                Some(f.map_err(|e| ScimError::bad_request(ScimType::InvalidFilter, e.to_string()))?)
+                let f = f.map_err(|e| ScimError::bad_request(ScimType::InvalidFilter, e.to_string()))?;
+                if let Some(allowed) = operators
+                    && let Some(refused) = f.operators().into_iter().find(|op| !allowed.contains(op))
+                {
+                    return Err(ScimError::bad_request(
+                        ScimType::InvalidFilter,
+                        format!("the operator `{}` is not supported", refused.as_str()),
+                    ));
+                }
+                Some(f)
             }
             _ => None,
         };

@@ -242,7 +242,8 @@ fn cached_faces_produce_the_same_list_as_rendering() {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        let params = ListParams::from_query(&query, &Schema::USER, 100).unwrap_or_else(|e| panic!("{e}"));
+        let params =
+            ListParams::from_query(&query, &Schema::USER, 100, None).unwrap_or_else(|e| panic!("{e}"));
         let fast: Value =
             serde_json::from_str(&params.respond_faces(d.user_faces())).unwrap_or_else(|e| panic!("{e}"));
         let rendered: Vec<Value> = d

@@ -547,3 +547,36 @@ async fn bench_list_users_rps() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_strict_bridge_refuses_operators_it_does_not_know_with_invalid_filter() {
+    let app = router(SimConfig {
+        users: 20,
+        groups: 2,
+        filter_operators: Some(vec![bridge_sim::filter::CompareOp::Eq]),
+        ..SimConfig::default()
+    });
+    let r = call(
+        &app,
+        "GET",
+        "/scim/v2/Users?filter=userName%20eq%20%22jane.doe%40example.com%22",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["totalResults"], 1);
+    let r = call(
+        &app,
+        "GET",
+        "/scim/v2/Users?filter=emails.value%20co%20%22example%22",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["scimType"], "invalidFilter");
+    assert!(
+        r.body["detail"].as_str().is_some_and(|d| d.contains("`co`")),
+        "{}",
+        r.body
+    );
+}

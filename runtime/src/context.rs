@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::cursor::{CursorCodec, CursorPosition};
+use crate::cursor::CursorCodec;
 use crate::error::{ResourceNoun, ToolError};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimitInfo;
@@ -84,15 +84,6 @@ pub struct ToolOutput {
     pub status: u16,
 }
 
-/// Where a list call starts, and what its cursor is bound to.
-#[derive(Debug)]
-pub struct PageRequest {
-    scope: String,
-    filter: Option<String>,
-    start_index: u64,
-    count: u64,
-}
-
 impl ToolContext {
     pub fn new(shared: Arc<Shared>, spec: &'static ToolSpec) -> Self {
         Self { shared, spec }
@@ -112,33 +103,6 @@ impl ToolContext {
             singular: self.spec.singular,
             upstream: self.shared.upstream_name,
         }
-    }
-
-    /// Opens a page: the cursor (if any) must have been issued by us for this tool and filter.
-    pub fn open_page(
-        &self,
-        limit: Option<i64>,
-        cursor: Option<&str>,
-        filter: Option<String>,
-    ) -> Result<PageRequest, ToolError> {
-        let limit = limit.unwrap_or(LIMIT_DEFAULT);
-        if !(LIMIT_MIN..=LIMIT_MAX).contains(&limit) {
-            return Err(ToolError::InvalidArguments(vec![format!(
-                "`limit` must be between {LIMIT_MIN} and {LIMIT_MAX} (got {limit})"
-            )]));
-        }
-        // The scope binds a cursor to the tool and the exact filter it was issued for.
-        let scope = format!("{}\n{}", self.spec.name, filter.as_deref().unwrap_or_default());
-        let start_index = match cursor {
-            None => 1,
-            Some(token) => self.shared.cursors.open(&scope, token)?.start_index,
-        };
-        Ok(PageRequest {
-            scope,
-            filter,
-            start_index,
-            count: limit.unsigned_abs(),
-        })
     }
 
     /// Sends a request and parses the answer into the spec's type.
@@ -208,67 +172,5 @@ impl ToolContext {
             rate_limit: response.rate_limit,
             status: response.status,
         })
-    }
-
-    /// Builds the page result and the cursor of the next page, if there is one.
-    pub fn finish_page<T: Serialize>(
-        &self,
-        page: PageRequest,
-        items: Vec<T>,
-        total_results: Option<i64>,
-        response: UpstreamResponse,
-    ) -> Result<ToolOutput, ToolError> {
-        let returned = items.len() as u64;
-        let seen = page.start_index.saturating_sub(1).saturating_add(returned);
-        let total = total_results.and_then(|total| u64::try_from(total).ok());
-        // An empty page ends the listing even if the total says otherwise, so a bridge that
-        // miscounts can never make an agent loop forever.
-        let more = returned > 0 && total.is_some_and(|total| seen < total);
-        let next_cursor = more.then(|| {
-            self.shared.cursors.issue(
-                &page.scope,
-                CursorPosition {
-                    start_index: page.start_index + returned,
-                },
-            )
-        });
-        let structured = json!({
-            "result": items,
-            "next_cursor": next_cursor,
-            "result_count": returned,
-            "total_results": total,
-        });
-        Ok(ToolOutput {
-            structured,
-            rate_limit: response.rate_limit,
-            status: response.status,
-        })
-    }
-}
-
-impl PageRequest {
-    pub fn filter(&self) -> Option<&str> {
-        self.filter.as_deref()
-    }
-
-    pub fn start_index(&self) -> u64 {
-        self.start_index
-    }
-
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-}
-
-impl UpstreamRequest {
-    /// Adds the SCIM paging parameters (and the filter) of a page.
-    pub fn page(self, page: &PageRequest) -> Self {
-        let request = match page.filter() {
-            Some(filter) => self.query("filter", filter),
-            None => self,
-        };
-        request
-            .query("startIndex", page.start_index.to_string())
-            .query("count", page.count.to_string())
     }
 }

@@ -25,8 +25,12 @@ use std::fmt;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The only token format this server issues and accepts.
+/// The format of SCIM list cursors.
 const VERSION: u8 = 1;
+
+/// The same layout, for a SCIM list whose filters this server evaluates because the upstream
+/// refused them ([`crate::scim_list`]): the version tells the next call to keep doing so.
+pub const LOCAL_VERSION: u8 = 3;
 const SCOPE_DIGEST_LEN: usize = 16;
 const TAG_LEN: usize = 32;
 const PAYLOAD_LEN: usize = 1 + SCOPE_DIGEST_LEN + 8;
@@ -202,8 +206,17 @@ impl CursorCodec {
     /// the filter arguments (not `limit`, which may change between pages). Only a digest of it goes
     /// into the token.
     pub fn issue(&self, scope: &str, position: CursorPosition) -> String {
+        self.issue_as(VERSION, scope, position)
+    }
+
+    /// [`issue`](Self::issue) for a list filtered by this server.
+    pub fn issue_local(&self, scope: &str, position: CursorPosition) -> String {
+        self.issue_as(LOCAL_VERSION, scope, position)
+    }
+
+    fn issue_as(&self, version: u8, scope: &str, position: CursorPosition) -> String {
         let mut token = [0u8; TOKEN_LEN];
-        token[0] = VERSION;
+        token[0] = version;
         token[1..1 + SCOPE_DIGEST_LEN].copy_from_slice(&scope_digest(scope));
         token[1 + SCOPE_DIGEST_LEN..PAYLOAD_LEN].copy_from_slice(&position.start_index.to_be_bytes());
         let tag = self
@@ -222,7 +235,16 @@ impl CursorCodec {
     /// (constant time), scope. The scope is compared only after the MAC so that a forged token
     /// always reports `BadSignature`, and `ScopeMismatch` means a genuine cursor reused elsewhere.
     pub fn open(&self, scope: &str, token: &str) -> Result<CursorPosition, CursorError> {
-        let bytes = decode(token, MAX_CURSOR_LEN, VERSION)?;
+        self.open_as(VERSION, scope, token)
+    }
+
+    /// The position in a cursor issued by [`issue_local`](Self::issue_local).
+    pub fn open_local(&self, scope: &str, token: &str) -> Result<CursorPosition, CursorError> {
+        self.open_as(LOCAL_VERSION, scope, token)
+    }
+
+    fn open_as(&self, version: u8, scope: &str, token: &str) -> Result<CursorPosition, CursorError> {
+        let bytes = decode(token, MAX_CURSOR_LEN, version)?;
         if bytes.len() != TOKEN_LEN {
             return Err(CursorError::Malformed);
         }

@@ -25,6 +25,7 @@ pub mod redact;
 pub mod registry;
 pub mod rfc3339;
 pub mod scim_filter;
+pub mod scim_list;
 pub mod scope;
 pub mod serve;
 pub mod server;
@@ -47,6 +48,7 @@ pub mod __codegen {
     pub use crate::error::ToolError;
     pub use crate::local_filter::LocalFilters;
     pub use crate::scim_filter::{CompareOp, FilterBuilder, FilterValue, quote_string};
+    pub use crate::scim_list::ScimQuery;
     pub use crate::tool::{
         Annotations, BoxFuture, JsonObject, MethodKind, PromptArgumentSpec, PromptSegment, PromptSpec,
         ReferenceSpec, ToolEntry, ToolRef, ToolSpec,

@@ -14,5 +14,6 @@ mod regen;
 mod registry_http;
 mod registry_stores;
 mod registry_tls;
+mod strict_bridge;
 mod support;
 mod validator;

@@ -72,3 +72,34 @@ fn editing_a_docs_description_changes_only_its_lines() {
         }
     }
 }
+
+/// `cargo xtask generate` on an API of its own: files written once, then unchanged; a stale
+/// file is shown by `--check`; a broken docs YAML lists its problems and writes nothing.
+#[test]
+fn generate_writes_any_specs_tools_into_a_directory_of_its_own() {
+    let root = workspace_root();
+    let spec = root.join("tests/it/fixtures/clinic.openapi.yaml");
+    let docs = root.join("tests/it/fixtures/clinic.docs.yaml");
+    let out = std::env::temp_dir().join(format!("op-scim-generate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = |docs: &std::path::Path, mode| {
+        xtask::generate(&spec, "clinic.openapi.yaml", docs, "clinic.docs.yaml", &out, mode)
+    };
+    let first = run(&docs, xtask::Mode::Write).expect("generates");
+    assert_eq!(first.written.len(), 7, "{:?}", first.written);
+    let second = run(&docs, xtask::Mode::Write).expect("generates");
+    assert_eq!((second.written.len(), second.unchanged.len()), (0, 7));
+    std::fs::write(out.join("registry.rs"), "// edited by hand\n").expect("edit");
+    let check = run(&docs, xtask::Mode::Check).expect("checks");
+    assert!(
+        check.stale_diff.contains("registry.rs") && check.stale_diff.contains("edited by hand"),
+        "{}",
+        check.stale_diff
+    );
+    let broken = out.join("broken.docs.yaml");
+    std::fs::write(&broken, "integration: { label: Clinic }\nresources: { pets: { singular: pet, methods: { list: { operation: nope, kind: read, description: x } } } }\n")
+        .expect("write");
+    let error = run(&broken, xtask::Mode::Write).expect_err("refused").to_string();
+    assert!(error.contains("operation `nope` is not in the spec"), "{error}");
+    let _ = std::fs::remove_dir_all(&out);
+}

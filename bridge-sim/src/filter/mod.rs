@@ -44,6 +44,50 @@ pub enum Filter {
     Or(Box<Filter>, Box<Filter>),
 }
 
+impl Filter {
+    /// Every comparison operator the filter uses (`pr` counts as none).
+    pub fn operators(&self) -> Vec<CompareOp> {
+        match self {
+            Self::Compare { op, .. } => vec![*op],
+            Self::Present(_) => Vec::new(),
+            Self::ValuePath { filter, .. } | Self::Not(filter) => filter.operators(),
+            Self::And(left, right) | Self::Or(left, right) => {
+                let mut found = left.operators();
+                found.extend(right.operators());
+                found
+            }
+        }
+    }
+}
+
+impl CompareOp {
+    pub const ALL: [Self; 9] = [
+        Self::Eq,
+        Self::Ne,
+        Self::Co,
+        Self::Sw,
+        Self::Ew,
+        Self::Gt,
+        Self::Ge,
+        Self::Lt,
+        Self::Le,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Eq => "eq",
+            Self::Ne => "ne",
+            Self::Co => "co",
+            Self::Sw => "sw",
+            Self::Ew => "ew",
+            Self::Gt => "gt",
+            Self::Ge => "ge",
+            Self::Lt => "lt",
+            Self::Le => "le",
+        }
+    }
+}
+
 /// `[URN ":"] name ["." subName]`. Names keep the client's spelling; comparisons ignore case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttrPath {

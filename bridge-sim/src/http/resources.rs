@@ -21,7 +21,12 @@ type Answer = Result<Response, ScimError>;
 
 pub async fn list_users(State(s): State<AppState>, query: QueryMap) -> Answer {
     let query = query_map(query)?;
-    let params = ListParams::from_query(&query, &Schema::USER, s.config.max_page_size)?;
+    let params = ListParams::from_query(
+        &query,
+        &Schema::USER,
+        s.config.max_page_size,
+        s.config.filter_operators.as_deref(),
+    )?;
     let body = params.respond_faces(s.read().user_faces());
     Ok(scim_text(StatusCode::OK, body))
 }
@@ -97,7 +102,12 @@ fn change_group(
 
 pub async fn list_groups(State(s): State<AppState>, query: QueryMap) -> Answer {
     let query = query_map(query)?;
-    let params = ListParams::from_query(&query, &Schema::GROUP, s.config.max_page_size)?;
+    let params = ListParams::from_query(
+        &query,
+        &Schema::GROUP,
+        s.config.max_page_size,
+        s.config.filter_operators.as_deref(),
+    )?;
     let dir = s.read();
     let faces: Vec<Value> = match &params.filter {
         None => {

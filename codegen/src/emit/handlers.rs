@@ -16,8 +16,8 @@ pub fn emit(api: &Api) -> TokenStream {
         #[allow(unused_imports)]
         use runtime::__codegen::{
             BodyCursor, BodyCursorQuery, CompareOp, Duration, FilterBuilder, FilterValue, JsonObject,
-            LocalFilters, Method, ToolContext, ToolError, ToolOutput, UpstreamPage, UpstreamRequest, Value,
-            json_object, quote_string,
+            LocalFilters, Method, ScimQuery, ToolContext, ToolError, ToolOutput, UpstreamPage, UpstreamRequest,
+            Value, json_object, quote_string,
         };
 
         use super::{inputs, types};
@@ -56,26 +56,37 @@ fn handler(tool: &Tool) -> TokenStream {
             return None;
         };
         let field = ident(&input.name);
+        // The same clause for the upstream, and for evaluating here should it refuse it: the
+        // JSON path is the attribute without its schema URN.
+        let local_path = Literal::string(attribute.rsplit(':').next().unwrap_or(attribute));
         let attribute = Literal::string(attribute);
         let operator = ident(operator_variant(*operator));
         let value = filter_value(*ty);
         Some(quote! {
             if let Some(value) = input.#field {
-                filter.push(#attribute, CompareOp::#operator, #value)?;
+                let value = #value;
+                filter.push(#attribute, CompareOp::#operator, value.clone())?;
+                local.push(&[#local_path], CompareOp::#operator, value);
             }
         })
     });
     let filters: Vec<TokenStream> = filters.collect();
-    let binding = if filters.is_empty() {
-        quote!(filter)
+    let (filter_binding, local_binding) = if filters.is_empty() {
+        (quote!(filter), quote!(local))
     } else {
-        quote!(mut filter)
+        (quote!(mut filter), quote!(mut local))
     };
     let paging = match &tool.pagination {
         Some(PaginationPlan::Scim(_)) => Some(quote! {
-            let #binding = FilterBuilder::new();
+            let #filter_binding = FilterBuilder::new();
+            let #local_binding = LocalFilters::new();
             #(#filters)*
-            let page = cx.open_page(input.limit, input.next_cursor.as_deref(), filter.build())?;
+            let query = ScimQuery {
+                limit: input.limit,
+                next_cursor: input.next_cursor.as_deref(),
+                filter,
+                local,
+            };
         }),
         Some(PaginationPlan::BodyCursor(_)) => Some(body_cursor_query(tool)),
         None => None,
@@ -103,7 +114,6 @@ fn handler(tool: &Tool) -> TokenStream {
             quote!(.query_optional(#wire, input.#field.as_ref())?)
         })
     });
-    let page_query = matches!(tool.pagination, Some(PaginationPlan::Scim(_))).then(|| quote!(.page(&page)));
 
     let (body_setup, body_call) = match &tool.body {
         BodyPlan::None | BodyPlan::Paged => (TokenStream::new(), TokenStream::new()),
@@ -144,8 +154,7 @@ fn handler(tool: &Tool) -> TokenStream {
                 quote!(Some(list.#total))
             };
             quote! {
-                let (list, response) = cx.send_json::<types::#response_type>(request).await?;
-                cx.finish_page(page, #items, #total, response)
+                cx.scim_page(request, query, |list: types::#response_type| (#items, #total)).await
             }
         }
         (OutputPlan::Typed(type_name), _) | (OutputPlan::Page(type_name), None) => {
@@ -172,7 +181,6 @@ fn handler(tool: &Tool) -> TokenStream {
             let request = UpstreamRequest::new(Method::#method)
                 #(#path)*
                 #(#queries)*
-                #page_query
                 #body_call;
             #call
         }

@@ -3,8 +3,8 @@
 #[allow(unused_imports)]
 use runtime::__codegen::{
     BodyCursor, BodyCursorQuery, CompareOp, Duration, FilterBuilder, FilterValue,
-    JsonObject, LocalFilters, Method, ToolContext, ToolError, ToolOutput, UpstreamPage,
-    UpstreamRequest, Value, json_object, quote_string,
+    JsonObject, LocalFilters, Method, ScimQuery, ToolContext, ToolError, ToolOutput,
+    UpstreamPage, UpstreamRequest, Value, json_object, quote_string,
 };
 use super::{inputs, types};
 /// `1_password_groups_add_members`: PATCH /Groups/{id}
@@ -229,21 +229,33 @@ pub async fn list_all_1_password_groups(
     input: inputs::ListAll1PasswordGroupsInput,
 ) -> Result<ToolOutput, ToolError> {
     let mut filter = FilterBuilder::new();
+    let mut local = LocalFilters::new();
     if let Some(value) = input.display_name {
-        filter.push("displayName", CompareOp::Eq, FilterValue::String(value))?;
+        let value = FilterValue::String(value);
+        filter.push("displayName", CompareOp::Eq, value.clone())?;
+        local.push(&["displayName"], CompareOp::Eq, value);
     }
     if let Some(value) = input.external_id {
-        filter.push("externalId", CompareOp::Eq, FilterValue::String(value))?;
+        let value = FilterValue::String(value);
+        filter.push("externalId", CompareOp::Eq, value.clone())?;
+        local.push(&["externalId"], CompareOp::Eq, value);
     }
-    let page = cx.open_page(input.limit, input.next_cursor.as_deref(), filter.build())?;
-    let request = UpstreamRequest::new(Method::GET).literal("Groups").page(&page);
-    let (list, response) = cx.send_json::<types::GroupListResponse>(request).await?;
-    cx.finish_page(
-        page,
-        list.resources.unwrap_or_default(),
-        Some(list.total_results),
-        response,
-    )
+    let query = ScimQuery {
+        limit: input.limit,
+        next_cursor: input.next_cursor.as_deref(),
+        filter,
+        local,
+    };
+    let request = UpstreamRequest::new(Method::GET).literal("Groups");
+    cx.scim_page(
+            request,
+            query,
+            |list: types::GroupListResponse| (
+                list.resources.unwrap_or_default(),
+                Some(list.total_results),
+            ),
+        )
+        .await
 }
 /// `list_all_1_password_resource_types`: GET /ResourceTypes
 pub async fn list_all_1_password_resource_types(
@@ -251,17 +263,23 @@ pub async fn list_all_1_password_resource_types(
     input: inputs::ListAll1PasswordResourceTypesInput,
 ) -> Result<ToolOutput, ToolError> {
     let filter = FilterBuilder::new();
-    let page = cx.open_page(input.limit, input.next_cursor.as_deref(), filter.build())?;
-    let request = UpstreamRequest::new(Method::GET).literal("ResourceTypes").page(&page);
-    let (list, response) = cx
-        .send_json::<types::ResourceTypeListResponse>(request)
-        .await?;
-    cx.finish_page(
-        page,
-        list.resources.unwrap_or_default(),
-        Some(list.total_results),
-        response,
-    )
+    let local = LocalFilters::new();
+    let query = ScimQuery {
+        limit: input.limit,
+        next_cursor: input.next_cursor.as_deref(),
+        filter,
+        local,
+    };
+    let request = UpstreamRequest::new(Method::GET).literal("ResourceTypes");
+    cx.scim_page(
+            request,
+            query,
+            |list: types::ResourceTypeListResponse| (
+                list.resources.unwrap_or_default(),
+                Some(list.total_results),
+            ),
+        )
+        .await
 }
 /// `list_all_1_password_schemas`: GET /Schemas
 pub async fn list_all_1_password_schemas(
@@ -269,15 +287,23 @@ pub async fn list_all_1_password_schemas(
     input: inputs::ListAll1PasswordSchemasInput,
 ) -> Result<ToolOutput, ToolError> {
     let filter = FilterBuilder::new();
-    let page = cx.open_page(input.limit, input.next_cursor.as_deref(), filter.build())?;
-    let request = UpstreamRequest::new(Method::GET).literal("Schemas").page(&page);
-    let (list, response) = cx.send_json::<types::SchemaListResponse>(request).await?;
-    cx.finish_page(
-        page,
-        list.resources.unwrap_or_default(),
-        Some(list.total_results),
-        response,
-    )
+    let local = LocalFilters::new();
+    let query = ScimQuery {
+        limit: input.limit,
+        next_cursor: input.next_cursor.as_deref(),
+        filter,
+        local,
+    };
+    let request = UpstreamRequest::new(Method::GET).literal("Schemas");
+    cx.scim_page(
+            request,
+            query,
+            |list: types::SchemaListResponse| (
+                list.resources.unwrap_or_default(),
+                Some(list.total_results),
+            ),
+        )
+        .await
 }
 /// `list_all_1_password_users`: GET /Users
 pub async fn list_all_1_password_users(
@@ -285,30 +311,48 @@ pub async fn list_all_1_password_users(
     input: inputs::ListAll1PasswordUsersInput,
 ) -> Result<ToolOutput, ToolError> {
     let mut filter = FilterBuilder::new();
+    let mut local = LocalFilters::new();
     if let Some(value) = input.user_name {
-        filter.push("userName", CompareOp::Eq, FilterValue::String(value))?;
+        let value = FilterValue::String(value);
+        filter.push("userName", CompareOp::Eq, value.clone())?;
+        local.push(&["userName"], CompareOp::Eq, value);
     }
     if let Some(value) = input.email {
-        filter.push("emails.value", CompareOp::Co, FilterValue::String(value))?;
+        let value = FilterValue::String(value);
+        filter.push("emails.value", CompareOp::Co, value.clone())?;
+        local.push(&["emails.value"], CompareOp::Co, value);
     }
     if let Some(value) = input.active {
-        filter.push("active", CompareOp::Eq, FilterValue::Bool(value))?;
+        let value = FilterValue::Bool(value);
+        filter.push("active", CompareOp::Eq, value.clone())?;
+        local.push(&["active"], CompareOp::Eq, value);
     }
     if let Some(value) = input.display_name {
-        filter.push("displayName", CompareOp::Eq, FilterValue::String(value))?;
+        let value = FilterValue::String(value);
+        filter.push("displayName", CompareOp::Eq, value.clone())?;
+        local.push(&["displayName"], CompareOp::Eq, value);
     }
     if let Some(value) = input.external_id {
-        filter.push("externalId", CompareOp::Eq, FilterValue::String(value))?;
+        let value = FilterValue::String(value);
+        filter.push("externalId", CompareOp::Eq, value.clone())?;
+        local.push(&["externalId"], CompareOp::Eq, value);
     }
-    let page = cx.open_page(input.limit, input.next_cursor.as_deref(), filter.build())?;
-    let request = UpstreamRequest::new(Method::GET).literal("Users").page(&page);
-    let (list, response) = cx.send_json::<types::UserListResponse>(request).await?;
-    cx.finish_page(
-        page,
-        list.resources.unwrap_or_default(),
-        Some(list.total_results),
-        response,
-    )
+    let query = ScimQuery {
+        limit: input.limit,
+        next_cursor: input.next_cursor.as_deref(),
+        filter,
+        local,
+    };
+    let request = UpstreamRequest::new(Method::GET).literal("Users");
+    cx.scim_page(
+            request,
+            query,
+            |list: types::UserListResponse| (
+                list.resources.unwrap_or_default(),
+                Some(list.total_results),
+            ),
+        )
+        .await
 }
 /// `update_a_1_password_group_by_id`: PUT /Groups/{id}
 pub async fn update_a_1_password_group_by_id(

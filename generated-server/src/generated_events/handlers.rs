@@ -3,8 +3,8 @@
 #[allow(unused_imports)]
 use runtime::__codegen::{
     BodyCursor, BodyCursorQuery, CompareOp, Duration, FilterBuilder, FilterValue,
-    JsonObject, LocalFilters, Method, ToolContext, ToolError, ToolOutput, UpstreamPage,
-    UpstreamRequest, Value, json_object, quote_string,
+    JsonObject, LocalFilters, Method, ScimQuery, ToolContext, ToolError, ToolOutput,
+    UpstreamPage, UpstreamRequest, Value, json_object, quote_string,
 };
 use super::{inputs, types};
 /// `1_password_events_introspect`: GET /api/v2/auth/introspect
