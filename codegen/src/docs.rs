@@ -25,6 +25,17 @@ pub struct DocsFile {
     pub schema_descriptions: std::collections::BTreeMap<String, String>,
 }
 
+/// The product's own file: what a server of several integrations offers beyond each one's
+/// docs, checked against the tools of all of them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductFile {
+    /// Workflows that may use the tools of every integration. A product prompt named like an
+    /// integration's takes its place wherever all its tools are in scope.
+    #[serde(default)]
+    pub prompts: IndexMap<String, PromptDoc>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromptDoc {
@@ -82,6 +93,10 @@ pub struct Integration {
     /// spec lacks are still errors.
     #[serde(default)]
     pub only_documented: bool,
+    /// A GET operation without parameters whose answer says whether the upstream is up and
+    /// takes the token (`getServiceProviderConfig`): what `/readyz` asks.
+    #[serde(default)]
+    pub readiness: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

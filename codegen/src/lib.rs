@@ -94,6 +94,74 @@ pub fn generate(sources: &Sources<'_>) -> Result<Generated, Vec<Diagnostic>> {
     Ok(Generated { files, warnings })
 }
 
+/// The product's own file (`specs/op-scim-mcp.product.yaml`), shown by `path` in headers.
+#[derive(Clone, Copy, Debug)]
+pub struct ProductSources<'a> {
+    pub path: &'a str,
+    pub text: &'a str,
+}
+
+/// Generates the product module: prompts whose `{{tool:resource.method}}` may name a tool of
+/// any of `integrations`. Every problem is reported at once, an integration's own problems
+/// under its docs path.
+pub fn generate_product(
+    product: &ProductSources<'_>,
+    integrations: &[Sources<'_>],
+) -> Result<Generated, Vec<Diagnostic>> {
+    let mut diags = diagnostics::Diagnostics::default();
+    let mut tools = Vec::new();
+    let mut failed = Vec::new();
+    for sources in integrations {
+        match load(sources) {
+            Ok(loaded) => tools.extend(loaded.api.tools),
+            Err(found) => failed.extend(found.into_iter().map(|diagnostic| Diagnostic {
+                location: format!("{}: {}", sources.docs_path, diagnostic.location),
+                message: diagnostic.message,
+            })),
+        }
+    }
+    if !failed.is_empty() {
+        return Err(failed);
+    }
+    let file: docs::ProductFile = match yaml_serde::from_str(product.text) {
+        Ok(file) => file,
+        Err(error) => {
+            let location = match error.location() {
+                Some(at) => format!("product.yaml:{}:{}", at.line(), at.column()),
+                None => "product.yaml".to_owned(),
+            };
+            return Err(vec![Diagnostic {
+                location,
+                message: error.to_string(),
+            }]);
+        }
+    };
+    let prompts = prompts::resolve_prompts(&file.prompts, "product.yaml", &tools, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags.into_sorted());
+    }
+    let against: Vec<String> = integrations
+        .iter()
+        .map(|sources| format!("{} (sha256 {})", sources.docs_path, sha256_hex(sources.docs_text)))
+        .collect();
+    let header = format!(
+        "{} (sha256 {}), checked against the tools of {}",
+        product.path,
+        sha256_hex(product.text),
+        against.join(" and ")
+    );
+    let files = emit::emit_product(&prompts, &header).map_err(|message| {
+        vec![Diagnostic {
+            location: "codegen".to_owned(),
+            message: format!("generated code did not parse (a codegen bug): {message}"),
+        }]
+    })?;
+    Ok(Generated {
+        files,
+        warnings: diags.take_warnings(),
+    })
+}
+
 pub fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()

@@ -27,6 +27,8 @@ pub struct Api {
     /// Sorted by name.
     pub prompts: Vec<PromptDef>,
     pub references: Vec<ReferenceDef>,
+    /// The path segments of the readiness probe, if the docs name one.
+    pub readiness_path: Option<Vec<String>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -3,14 +3,22 @@
 use std::collections::BTreeSet;
 
 use crate::diagnostics::Diagnostics;
-use crate::docs::{DocsFile, PromptArgumentType};
+use indexmap::IndexMap;
+
+use crate::docs::{DocsFile, PromptArgumentType, PromptDoc};
 use crate::model::{HttpMethod, PathPart, PromptArgumentDef, PromptDef, PromptSegment, ReferenceDef, Tool};
 
-/// Resolves every prompt; `tools` are the resolved tools (to check `{{tool:...}}` references).
-pub fn resolve_prompts(docs: &DocsFile, tools: &[Tool], diags: &mut Diagnostics) -> Vec<PromptDef> {
+/// Resolves every prompt of `file` (`docs.yaml`, `product.yaml`, for messages); `tools` are
+/// the resolved tools `{{tool:...}}` may name.
+pub fn resolve_prompts(
+    documented: &IndexMap<String, PromptDoc>,
+    file: &str,
+    tools: &[Tool],
+    diags: &mut Diagnostics,
+) -> Vec<PromptDef> {
     let mut prompts = Vec::new();
-    for (name, prompt) in &docs.prompts {
-        let location = format!("docs.yaml: prompts.{name}");
+    for (name, prompt) in documented {
+        let location = format!("{file}: prompts.{name}");
         if !is_snake(name) {
             diags.push(&location, format!("prompt name `{name}` must be snake_case"));
         }
@@ -89,29 +97,9 @@ pub fn resolve_references(docs: &DocsFile, tools: &[Tool], diags: &mut Diagnosti
         if !reference.uri.contains("://") {
             diags.push(&location, format!("`{}` is not a URI", reference.uri));
         }
-        let Some(tool) = tools.iter().find(|tool| tool.operation_id == reference.operation) else {
-            diags.push(
-                &location,
-                format!("operation `{}` is not a documented tool's", reference.operation),
-            );
+        let Some((path, tool)) = parameterless_get(tools, &reference.operation, &location, diags) else {
             continue;
         };
-        if tool.http_method != HttpMethod::Get {
-            diags.push(
-                &location,
-                "a reference resource must be read with a GET operation",
-            );
-        }
-        let mut path = Vec::new();
-        for part in &tool.path {
-            match part {
-                PathPart::Literal(text) => path.push(text.clone()),
-                PathPart::Param(_) => diags.push(
-                    &location,
-                    "a reference resource's operation must take no path parameters",
-                ),
-            }
-        }
         references.push(ReferenceDef {
             uri: reference.uri.clone(),
             name: reference.name.clone(),
@@ -123,6 +111,37 @@ pub fn resolve_references(docs: &DocsFile, tools: &[Tool], diags: &mut Diagnosti
         });
     }
     references
+}
+
+/// The path of a documented tool's operation that is a GET without path parameters (what a
+/// reference resource or the readiness probe reads), with the tool; a diagnostic otherwise.
+pub fn parameterless_get<'a>(
+    tools: &'a [Tool],
+    operation: &str,
+    location: &str,
+    diags: &mut Diagnostics,
+) -> Option<(Vec<String>, &'a Tool)> {
+    let Some(tool) = tools.iter().find(|tool| tool.operation_id == operation) else {
+        diags.push(
+            location,
+            format!("operation `{operation}` is not a documented tool's"),
+        );
+        return None;
+    };
+    if tool.http_method != HttpMethod::Get {
+        diags.push(location, format!("operation `{operation}` must be a GET"));
+    }
+    let mut path = Vec::new();
+    for part in &tool.path {
+        match part {
+            PathPart::Literal(text) => path.push(text.clone()),
+            PathPart::Param(_) => diags.push(
+                location,
+                format!("operation `{operation}` must take no path parameters"),
+            ),
+        }
+    }
+    Some((path, tool))
 }
 
 /// Splits `text {{argument}} text {{tool:resource.method}}` into segments.

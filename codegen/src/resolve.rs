@@ -83,8 +83,12 @@ pub fn resolve(spec: &OpenAPI, docs: &DocsFile, diags: &mut Diagnostics) -> Opti
     check_unique_names(&tools, diags);
     check_arg_descriptions(&args, diags);
 
-    let prompts = crate::prompts::resolve_prompts(docs, &tools, diags);
+    let prompts = crate::prompts::resolve_prompts(&docs.prompts, "docs.yaml", &tools, diags);
     let references = crate::prompts::resolve_references(docs, &tools, diags);
+    let readiness_path = docs.integration.readiness.as_deref().and_then(|operation| {
+        crate::prompts::parameterless_get(&tools, operation, "docs.yaml: integration.readiness", diags)
+            .map(|(path, _)| path)
+    });
     let error_message_paths = crate::errors::message_paths(spec, &operations, diags);
 
     if !diags.is_empty() {
@@ -113,6 +117,7 @@ pub fn resolve(spec: &OpenAPI, docs: &DocsFile, diags: &mut Diagnostics) -> Opti
         arg_types: args.into_types(),
         prompts,
         references,
+        readiness_path,
     })
 }
 

@@ -13,6 +13,8 @@ use clap::{Args, Parser, Subcommand};
 const ENVIRONMENT_ONLY: &str = "\
 Environment-only settings:
   OP_SCIM_BEARER_TOKEN  The bridge's bearer token (or --bearer-token-file)
+  OP_EVENTS_BEARER_TOKEN  The Events API's bearer token, from an Events Reporting integration
+                        (or --events-token-file)
   OP_SCIM_CURSOR_KEY    Secret (32+ bytes) that signs pagination cursors; give every replica the same one (or --cursor-key-file)
   OP_SCIM_LOG           Log filter, e.g. info or runtime=debug (default: info, with rmcp's internals at warn)
   OP_SCIM_LOG_FORMAT    `json` for JSON log lines
@@ -24,7 +26,7 @@ Serving options may be written before or after `config check`; scope options bef
 #[command(
     name = "op-scim-mcp",
     version,
-    about = "MCP server for the 1Password SCIM bridge",
+    about = "MCP server for the 1Password SCIM bridge and the 1Password Events API",
     after_help = ENVIRONMENT_ONLY
 )]
 pub struct Cli {
@@ -45,7 +47,7 @@ pub enum Command {
         #[command(flatten)]
         tools: ToolArgs,
     },
-    /// Run the simulated 1Password SCIM bridge on its own.
+    /// Run the simulated 1Password SCIM bridge and Events API on their own.
     Sim(bridge_sim::SimArgs),
     /// Scoped MCP servers in the registry (served over HTTP at /mcp/<token>).
     Servers {
@@ -191,6 +193,17 @@ pub struct ServeArgs {
     /// A file holding the bridge's bearer token (else OP_SCIM_BEARER_TOKEN).
     #[arg(long, env = "OP_SCIM_BEARER_TOKEN_FILE")]
     pub bearer_token_file: Option<PathBuf>,
+    /// The Events API's base URL, e.g. https://events.1password.com; or say --events-region.
+    /// Without it (and its token) the Events tools are not offered.
+    #[arg(long, env = "OP_EVENTS_URL")]
+    pub events_url: Option<String>,
+    /// Where the account's Events API is: us (1password.com), ca, eu, or enterprise
+    /// (ent.1password.com).
+    #[arg(long, env = "OP_EVENTS_REGION")]
+    pub events_region: Option<String>,
+    /// A file holding the Events API's bearer token (else OP_EVENTS_BEARER_TOKEN).
+    #[arg(long, env = "OP_EVENTS_BEARER_TOKEN_FILE")]
+    pub events_token_file: Option<PathBuf>,
     /// A file holding the cursor secret (else OP_SCIM_CURSOR_KEY; else a random key per process).
     #[arg(long, env = "OP_SCIM_CURSOR_KEY_FILE")]
     pub cursor_key_file: Option<PathBuf>,
@@ -224,7 +237,8 @@ pub struct ServeArgs {
     /// previous response (also the keep-alive idle timeout), e.g. 15s.
     #[arg(long, env = "OP_SCIM_HEADER_TIMEOUT", default_value = "15s")]
     pub header_timeout: String,
-    /// Run against a built-in simulated bridge with a seeded directory (no account needed).
+    /// Run against a built-in simulated bridge and Events API with a seeded directory (no
+    /// account needed).
     #[arg(long, env = "OP_SCIM_DEMO")]
     pub demo: bool,
     /// Users in the demo directory.

@@ -4,12 +4,12 @@ use std::fmt::Write as _;
 
 use clap::ArgMatches;
 use clap::parser::ValueSource;
-use generated_server::TOOLS;
+use generated_server::{EVENTS, INTEGRATIONS};
 use runtime::ToolNaming;
 use runtime::registry::RegistryLocation;
 
 use crate::config_file::ConfigFile;
-use crate::settings::{Bridge, Callers, CursorSecret, ServeConfig, Transport};
+use crate::settings::{Callers, CursorSecret, ServeConfig, Transport, Upstreams};
 
 /// Where a setting's value came from.
 pub struct Sources<'a> {
@@ -107,15 +107,46 @@ pub fn describe(config: &ServeConfig, sources: &Sources<'_>) -> String {
             Some("shutdown_grace"),
         );
     }
-    match &config.bridge {
-        Bridge::Demo { users } => line(
-            "bridge",
-            format!("built-in simulated bridge, {users} users"),
+    let active = config.active();
+    let integrations: Vec<String> = INTEGRATIONS
+        .iter()
+        .map(|integration| {
+            if active.iter().any(|on| std::ptr::eq(*on, *integration)) {
+                format!(
+                    "{} ({} of {} tools in scope)",
+                    integration.name,
+                    integration.tools_in(&config.scope),
+                    integration.catalog.tools.len()
+                )
+            } else {
+                format!("{}: not configured, no tools", integration.name)
+            }
+        })
+        .collect();
+    line("integrations", integrations.join("; "), None);
+    match &config.upstreams {
+        Upstreams::Demo { users } => line(
+            "upstreams",
+            format!("built-in simulated SCIM bridge and Events API, {users} users"),
             Some("demo"),
         ),
-        Bridge::Remote { upstream, token_from } => {
-            line("bridge", upstream.shown_url().to_owned(), Some("bridge_url"));
-            line("bridge token", format!("*** (from {token_from})"), None);
+        Upstreams::Remote(remotes) => {
+            for remote in remotes {
+                let (name, id) = if std::ptr::eq(remote.integration, &EVENTS) {
+                    ("events api", "events_url")
+                } else {
+                    ("bridge", "bridge_url")
+                };
+                match &remote.url_from {
+                    Some(from) => line(name, format!("{}  ({from})", remote.upstream.shown_url()), None),
+                    None => line(name, remote.upstream.shown_url().to_owned(), Some(id)),
+                }
+                line(
+                    &format!("{name} token"),
+                    format!("*** (from {})", remote.token_from),
+                    None,
+                );
+            }
         }
     }
     match &config.cursor {
@@ -159,7 +190,7 @@ pub fn describe(config: &ServeConfig, sources: &Sources<'_>) -> String {
             "{} ({} of {} tools{everything})",
             config.scope,
             config.tools_in_scope(),
-            TOOLS.len()
+            config.tools_active()
         ),
         Some("methods"),
     );

@@ -1,28 +1,37 @@
-//! `config check --live`: the bridge (and a PostgreSQL registry) asked once, as serving would.
+//! `config check --live`: each upstream (and a PostgreSQL registry) asked once, as serving would.
 
 use std::time::Duration;
 
 use runtime::ops::upstream_verdict;
 use runtime::registry::{RegistryLocation, open_store};
+use runtime::upstream::Upstream;
 
-use crate::settings::{Bridge, ServeConfig};
+use crate::settings::{ServeConfig, Upstreams};
 
 /// How long each check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Each check's name with what it found: a sentence when fine, the problem when not.
 pub async fn run(config: &ServeConfig) -> Vec<(&'static str, Result<String, String>)> {
-    let mut checks = vec![("bridge", bridge(config).await)];
+    let mut checks = Vec::new();
+    match &config.upstreams {
+        Upstreams::Demo { .. } => checks.push((
+            "upstreams",
+            Ok("the built-in simulated SCIM bridge and Events API start with the server".to_owned()),
+        )),
+        Upstreams::Remote(remotes) => {
+            for remote in remotes {
+                checks.push((remote.integration.name, upstream(&remote.upstream).await));
+            }
+        }
+    }
     if let Some(location @ RegistryLocation::Postgres(_)) = &config.registry {
         checks.push(("registry", registry(location.clone()).await));
     }
     checks
 }
 
-async fn bridge(config: &ServeConfig) -> Result<String, String> {
-    let Bridge::Remote { upstream, .. } = &config.bridge else {
-        return Ok("the built-in simulated bridge starts with the server".into());
-    };
+async fn upstream(upstream: &Upstream) -> Result<String, String> {
     let url = format!("{}/{}", upstream.shown_url(), upstream.probe_path());
     let status = upstream
         .probe(CHECK_TIMEOUT)

@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::SystemTime;
 
-use generated_server::{TOOLS, tool_list_json};
+use generated_server::{CATALOGS, tool_list_json};
 use runtime::Vocabulary;
 use runtime::audit::AuditLog;
 use runtime::gate::{change_record, describe};
@@ -162,8 +162,8 @@ pub fn servers(action: ServersAction, args: &RegistryArgs) -> Result<(), Failure
             let audit = open_audit(args)?;
             let registry = open_registry(args, Opening::MayCreate)?;
             let (entry, token) = registry
-                .create_server(new, SystemTime::now(), &Vocabulary::of(TOOLS), |scope| {
-                    TOOLS.iter().any(|tool| scope.allows(&tool.spec))
+                .create_server(new, SystemTime::now(), &Vocabulary::of(CATALOGS), |scope| {
+                    runtime::Catalog::all_tools(CATALOGS).any(|tool| scope.allows(&tool.spec))
                 })
                 .map_err(|error| Failure::config(flagged(&error)))?;
             if let Err(error) = audit.record_blocking("server.create", change_record(&entry, &actor())) {

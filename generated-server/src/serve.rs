@@ -5,19 +5,20 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use generated_server::{CATALOG, INTEGRATION_LABEL};
+use generated_server::{CATALOGS, EVENTS, GeneratedIntegration, PRODUCT_PROMPTS, SCIM};
 use runtime::audit::AuditLog;
 use runtime::cursor::CursorCodec;
 use runtime::gate::Access;
 use runtime::registry::{Registry, open_store};
 use runtime::serve::{HttpSettings, serve_http, serve_stdio};
-use runtime::upstream::{Secret, Upstream, UpstreamConfig};
-use runtime::{McpServer, Metrics, ServerSettings, Shared, ToolNaming};
+use runtime::server::Integration;
+use runtime::upstream::{Secret, Upstream};
+use runtime::{McpServer, Metrics, ServerSettings, ToolNaming};
 use tokio_util::sync::CancellationToken;
 
 use crate::Failure;
 use crate::cli::ServeArgs;
-use crate::settings::{self, Bridge, Callers, ServeConfig, Transport};
+use crate::settings::{self, Callers, ServeConfig, Transport, Upstreams};
 
 /// Serves `args`; `typed` holds the ids of the options typed on the command line.
 pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
@@ -27,11 +28,23 @@ pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
         tracing::warn!("{warning}");
     }
     let mut demo = None;
-    let upstream = match &config.bridge {
-        Bridge::Demo { users } => {
+    let upstreams: Vec<(&'static GeneratedIntegration, Upstream)> = match &config.upstreams {
+        Upstreams::Demo { users } => {
+            // Random tokens: the simulator listens on loopback, where any local process could
+            // otherwise call it with a well-known one.
             let sim_config = bridge_sim::SimConfig {
                 users: *users,
                 token: bridge_sim::random_token(),
+                events: bridge_sim::events::EventsConfig {
+                    tokens: vec![bridge_sim::events::EventsToken {
+                        token: bridge_sim::random_token(),
+                        features: bridge_sim::events::ALL_FEATURES
+                            .iter()
+                            .map(|feature| (*feature).to_owned())
+                            .collect(),
+                    }],
+                    ..bridge_sim::events::EventsConfig::default()
+                },
                 ..bridge_sim::SimConfig::default()
             };
             let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -39,15 +52,26 @@ pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
                 Failure::runtime(format!("--demo: cannot start the simulated bridge: {error}"))
             })?;
             eprintln!(
-                "demo: simulated 1Password SCIM bridge at {} ({users} users)",
+                "demo: simulated 1Password SCIM bridge and Events API at {} ({users} users)",
                 sim.base_url()
             );
-            let upstream = Upstream::new(UpstreamConfig::new(sim.base_url(), Secret::new(sim.token())))
-                .map_err(|error| Failure::runtime(format!("--demo: {error}")))?;
+            let demo_upstream = |integration: &'static GeneratedIntegration, token: &str| {
+                integration
+                    .upstream(sim.base_url(), Secret::new(token))
+                    .map(|upstream| (integration, upstream))
+                    .map_err(|error| Failure::runtime(format!("--demo: {error}")))
+            };
+            let upstreams = vec![
+                demo_upstream(&SCIM, sim.token())?,
+                demo_upstream(&EVENTS, sim.events_token())?,
+            ];
             demo = Some(sim);
-            upstream
+            upstreams
         }
-        Bridge::Remote { upstream, .. } => upstream.clone(),
+        Upstreams::Remote(remotes) => remotes
+            .iter()
+            .map(|remote| (remote.integration, remote.upstream.clone()))
+            .collect(),
     };
     let audit = Arc::new(match &config.audit_log {
         Some(path) => AuditLog::file(path)
@@ -56,19 +80,31 @@ pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
     });
     // One instance for tool calls, upstream answers and registry errors: what /metrics shows.
     let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
-    let shared = Arc::new(
-        Shared::new(upstream, CursorCodec::new(config.cursor_key()), INTEGRATION_LABEL)
-            .with_upstream_name(generated_server::generated::registry::UPSTREAM_NAME)
-            .with_audit(audit.clone())
-            .with_metrics(metrics.clone()),
-    );
+    // One key for every integration: a cursor is bound to its tool, so it cannot cross.
+    let cursor_key = config.cursor_key();
+    let integrations = upstreams
+        .into_iter()
+        .map(|(integration, upstream)| {
+            announce_integration(integration, &upstream, &config);
+            Integration {
+                shared: Arc::new(
+                    integration
+                        .shared(upstream, CursorCodec::new(cursor_key.clone()))
+                        .with_audit(audit.clone())
+                        .with_metrics(metrics.clone()),
+                ),
+                catalog: integration.catalog,
+            }
+        })
+        .collect();
+    log_inactive(&config);
     let settings = ServerSettings {
         naming: config.naming,
         scope: config.scope.clone(),
         server_name: "op-scim-mcp".into(),
         server_version: env!("CARGO_PKG_VERSION").into(),
     };
-    let server = McpServer::new(shared, CATALOG, settings).map_err(Failure::config)?;
+    let server = McpServer::serving(integrations, PRODUCT_PROMPTS, settings).map_err(Failure::config)?;
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_shutdown(shutdown.clone()));
     tokio::spawn(reopen_on_hangup(audit.clone(), shutdown.clone()));
@@ -113,7 +149,7 @@ async fn serve_over_http(
     };
     let access = registry.as_ref().map(|registry| Access {
         registry: registry.clone(),
-        catalog: CATALOG,
+        catalogs: CATALOGS,
         public_url: config.public_url.clone(),
         audit: Some(audit),
         metrics,
@@ -139,6 +175,34 @@ async fn serve_over_http(
         let _ = tokio::task::spawn_blocking(move || drop(registry)).await;
     }
     served
+}
+
+/// The start-up log line of an active integration: where its calls go, how many tools it serves.
+fn announce_integration(integration: &GeneratedIntegration, upstream: &Upstream, config: &ServeConfig) {
+    tracing::info!(
+        integration = integration.name,
+        upstream = upstream.shown_url(),
+        tools = integration.tools_in(&config.scope),
+        "integration active"
+    );
+}
+
+/// The start-up log line of each integration that serves nothing because it is not configured.
+fn log_inactive(config: &ServeConfig) {
+    let active = config.active();
+    for integration in generated_server::INTEGRATIONS {
+        if !active.iter().any(|on| std::ptr::eq(*on, integration)) {
+            let how = if std::ptr::eq(integration, &EVENTS) {
+                "set --events-region (or --events-url) and OP_EVENTS_BEARER_TOKEN"
+            } else {
+                "set --bridge-url and OP_SCIM_BEARER_TOKEN"
+            };
+            tracing::info!(
+                integration = integration.name,
+                "integration not configured, no tools: {how}"
+            );
+        }
+    }
 }
 
 /// The start-up lines: where to connect, with what.

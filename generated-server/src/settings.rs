@@ -9,28 +9,43 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use generated_server::TOOLS;
+use generated_server::{CATALOGS, EVENTS, GeneratedIntegration, INTEGRATIONS, SCIM};
 use runtime::connections::ConnectionLimits;
 use runtime::cursor::CursorKey;
 use runtime::http_guard::HostRules;
 use runtime::registry::RegistryLocation;
 use runtime::scope::ScopeError;
-use runtime::upstream::{Secret, Upstream, UpstreamConfig};
-use runtime::{Scope, ToolNaming, Vocabulary};
+use runtime::upstream::{Secret, Upstream};
+use runtime::{Catalog, Scope, ToolNaming, Vocabulary};
 
 use crate::cli::{ServeArgs, ToolArgs};
 
 /// Where the tools' calls go.
-pub enum Bridge {
-    /// The built-in simulated bridge, seeded with this many users.
+pub enum Upstreams {
+    /// The built-in simulator, SCIM bridge and Events API, seeded with this many users.
     Demo { users: usize },
-    Remote {
-        /// Built (and so checked) once, here; serving uses this very client.
-        upstream: Upstream,
-        /// Where the token came from, for `config check` (never the token itself).
-        token_from: String,
-    },
+    /// Real upstreams: the integrations configured, in [`INTEGRATIONS`] order; at least one.
+    Remote(Vec<Remote>),
 }
+
+/// One integration configured with a URL and a token.
+pub struct Remote {
+    pub integration: &'static GeneratedIntegration,
+    /// Built (and so checked) once, here; serving uses this very client.
+    pub upstream: Upstream,
+    /// Where the URL came from when not a flag of its own, e.g. `--events-region eu`.
+    pub url_from: Option<String>,
+    /// Where the token came from, for `config check` (never the token itself).
+    pub token_from: String,
+}
+
+/// The Events API's regions (`--events-region`), each the host of one of the spec's servers.
+pub const EVENTS_REGIONS: [(&str, &str); 4] = [
+    ("us", "events.1password.com"),
+    ("ca", "events.1password.ca"),
+    ("eu", "events.1password.eu"),
+    ("enterprise", "events.ent.1password.com"),
+];
 
 /// The key that signs pagination cursors.
 pub enum CursorSecret {
@@ -62,7 +77,7 @@ pub enum Callers {
 pub struct ServeConfig {
     pub transport: Transport,
     pub listen: SocketAddr,
-    pub bridge: Bridge,
+    pub upstreams: Upstreams,
     pub cursor: CursorSecret,
     pub registry: Option<RegistryLocation>,
     pub public_url: String,
@@ -85,9 +100,34 @@ impl ServeConfig {
         }
     }
 
-    /// How many tools the scope serves.
+    /// The integrations that serve tools: every one in the demo, else those configured.
+    pub fn active(&self) -> Vec<&'static GeneratedIntegration> {
+        self.upstreams.active()
+    }
+
+    /// How many tools the scope serves, over the active integrations.
     pub fn tools_in_scope(&self) -> usize {
-        TOOLS.iter().filter(|tool| self.scope.allows(&tool.spec)).count()
+        self.active()
+            .iter()
+            .map(|integration| integration.tools_in(&self.scope))
+            .sum()
+    }
+
+    /// How many tools the active integrations have.
+    pub fn tools_active(&self) -> usize {
+        self.active()
+            .iter()
+            .map(|integration| integration.catalog.tools.len())
+            .sum()
+    }
+}
+
+impl Upstreams {
+    fn active(&self) -> Vec<&'static GeneratedIntegration> {
+        match self {
+            Upstreams::Demo { .. } => INTEGRATIONS.to_vec(),
+            Upstreams::Remote(remotes) => remotes.iter().map(|remote| remote.integration).collect(),
+        }
     }
 }
 
@@ -130,7 +170,7 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
     let demo_users = noted(&mut problems, count("--demo-users", &args.demo_users, 1));
     let scope = noted(&mut problems, scope(&args.tools));
     let naming = noted(&mut problems, naming(&args.tools.tool_names));
-    let bridge = noted(&mut problems, bridge(args, demo_users.unwrap_or(1)));
+    let upstreams = noted(&mut problems, upstreams(args, demo_users.unwrap_or(1)));
     let cursor = noted(&mut problems, cursor_secret(args));
     let registry = noted(&mut problems, registry(args));
     let transport_and_listen = transport.zip(listen);
@@ -180,8 +220,32 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
                 .into(),
         );
     }
-    if let Some(Bridge::Remote { upstream, .. }) = &bridge {
-        warnings.extend(clear_text_bridge(upstream.base_url()));
+    if let Some(Upstreams::Remote(remotes)) = &upstreams {
+        for remote in remotes {
+            let flag = if std::ptr::eq(remote.integration, &EVENTS) {
+                "--events-url"
+            } else {
+                "--bridge-url"
+            };
+            warnings.extend(clear_text_upstream(flag, remote.upstream.base_url()));
+        }
+    }
+    if let (Some(upstreams), Some(scope)) = (&upstreams, &scope) {
+        let active = upstreams.active();
+        let serving: usize = active.iter().map(|integration| integration.tools_in(scope)).sum();
+        if serving == 0 {
+            let inactive: Vec<&str> = INTEGRATIONS
+                .iter()
+                .filter(|integration| !active.iter().any(|on| std::ptr::eq(*on, **integration)))
+                .map(|integration| integration.name)
+                .collect();
+            problems.push(format!(
+                "--methods/--tags: the scope ({scope}) matches no tool of the integrations configured ({}); \
+                 not configured: {}",
+                names(&active),
+                inactive.join(", ")
+            ));
+        }
     }
     for (id, flag, variable) in [
         ("database_url", "--database-url", "OP_SCIM_DATABASE_URL"),
@@ -211,8 +275,16 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
     if let (Some(Callers::Anyone), Some(listen), Some(scope)) = (callers, listen, &scope) {
         warnings.push(format!(
             "--allow-unauthenticated: anyone who can reach {listen} may call {} of {} tools ({scope}) without a token",
-            TOOLS.iter().filter(|tool| scope.allows(&tool.spec)).count(),
-            TOOLS.len()
+            upstreams.as_ref().map_or(0, |upstreams| upstreams
+                .active()
+                .iter()
+                .map(|integration| integration.tools_in(scope))
+                .sum::<usize>()),
+            upstreams.as_ref().map_or(0, |upstreams| upstreams
+                .active()
+                .iter()
+                .map(|integration| integration.catalog.tools.len())
+                .sum::<usize>())
         ));
     }
     if args.allow_unauthenticated && callers == Some(Callers::Tokens) {
@@ -229,7 +301,7 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
     let (
         Some(transport),
         Some(listen),
-        Some(bridge),
+        Some(upstreams),
         Some(cursor),
         Some(registry),
         Some(scope),
@@ -241,7 +313,7 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
     ) = (
         transport,
         listen,
-        bridge,
+        upstreams,
         cursor,
         registry,
         scope,
@@ -260,7 +332,7 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
     Ok(ServeConfig {
         transport,
         listen,
-        bridge,
+        upstreams,
         cursor,
         registry,
         public_url: args
@@ -287,17 +359,26 @@ fn noted<T>(problems: &mut Vec<String>, outcome: Result<T, String>) -> Option<T>
     outcome.map_err(|problem| problems.push(problem)).ok()
 }
 
+/// The integrations' names, for messages: `SCIM bridge, Events API`.
+fn names(integrations: &[&GeneratedIntegration]) -> String {
+    integrations
+        .iter()
+        .map(|integration| integration.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The scope of `--methods` and `--tags`, checked against the tools this binary has.
 pub fn scope(args: &ToolArgs) -> Result<Scope, String> {
     let scope = Scope::parse(
         args.methods.as_deref(),
         args.tags.as_deref(),
-        &Vocabulary::of(TOOLS),
+        &Vocabulary::of(CATALOGS),
     )
     .map_err(|error| match &error {
         ScopeError::Empty { axis, .. } | ScopeError::Unknown { axis, .. } => format!("--{axis}: {error}"),
     })?;
-    if TOOLS.iter().any(|tool| scope.allows(&tool.spec)) {
+    if Catalog::all_tools(CATALOGS).any(|tool| scope.allows(&tool.spec)) {
         Ok(scope)
     } else {
         Err(format!("--methods/--tags: the scope ({scope}) matches no tool"))
@@ -361,24 +442,130 @@ fn callers(
     ))
 }
 
-fn bridge(args: &ServeArgs, demo_users: usize) -> Result<Bridge, String> {
-    match (args.demo, &args.bridge_url) {
-        (true, Some(_)) => Err("--demo and --bridge-url exclude each other: pick the simulated or a real bridge".into()),
-        (true, None) => Ok(Bridge::Demo { users: demo_users }),
-        (false, None) => Err(
-            "--bridge-url (or OP_SCIM_BRIDGE_URL) is required; use --demo to try the built-in simulated bridge".into(),
-        ),
-        (false, Some(url)) => {
-            let (token, token_from) = read_secret(
-                args.bearer_token_file.as_deref(),
-                "--bearer-token-file",
-                "OP_SCIM_BEARER_TOKEN",
-            )?;
-            let upstream = Upstream::new(UpstreamConfig::new(url.clone(), token))
+/// The upstreams: the simulator, or each integration given a URL and a token. An integration
+/// given one without the other is refused rather than silently left out.
+fn upstreams(args: &ServeArgs, demo_users: usize) -> Result<Upstreams, String> {
+    if args.demo {
+        let real = [
+            args.bridge_url.as_ref().map(|_| "--bridge-url"),
+            args.events_url.as_ref().map(|_| "--events-url"),
+            args.events_region.as_ref().map(|_| "--events-region"),
+        ];
+        if let Some(flag) = real.into_iter().flatten().next() {
+            return Err(format!(
+                "--demo and {flag} exclude each other: pick the simulated upstreams or real ones"
+            ));
+        }
+        return Ok(Upstreams::Demo { users: demo_users });
+    }
+    let scim = scim_bridge(args);
+    let events = events_api(args);
+    let (scim, events) = match (scim, events) {
+        (Ok(scim), Ok(events)) => (scim, events),
+        (Err(one), Ok(_)) | (Ok(_), Err(one)) => return Err(one),
+        (Err(one), Err(other)) => return Err(format!("{one}\n       {other}")),
+    };
+    let remotes: Vec<Remote> = [scim, events].into_iter().flatten().collect();
+    if remotes.is_empty() {
+        return Err(
+            "--bridge-url (or OP_SCIM_BRIDGE_URL) is required, with OP_SCIM_BEARER_TOKEN; or the Events API: \
+             --events-region (or --events-url) with OP_EVENTS_BEARER_TOKEN; or both. Use --demo to try the \
+             built-in simulated ones"
+                .into(),
+        );
+    }
+    Ok(Upstreams::Remote(remotes))
+}
+
+fn scim_bridge(args: &ServeArgs) -> Result<Option<Remote>, String> {
+    let token = read_optional_secret(
+        args.bearer_token_file.as_deref(),
+        "--bearer-token-file",
+        "OP_SCIM_BEARER_TOKEN",
+    )?;
+    match (&args.bridge_url, token) {
+        (None, None) => Ok(None),
+        (None, Some((_, from))) => Err(format!(
+            "{from} is set but --bridge-url (or OP_SCIM_BRIDGE_URL) is not: say where the SCIM bridge is"
+        )),
+        (Some(_), None) => Err("OP_SCIM_BEARER_TOKEN (or --bearer-token-file) is required".into()),
+        (Some(url), Some((token, token_from))) => {
+            let upstream = SCIM
+                .upstream(url.clone(), token)
                 .map_err(|error| format!("--bridge-url: {error}"))?;
-            Ok(Bridge::Remote { upstream, token_from })
+            Ok(Some(Remote {
+                integration: &SCIM,
+                upstream,
+                url_from: None,
+                token_from,
+            }))
         }
     }
+}
+
+fn events_api(args: &ServeArgs) -> Result<Option<Remote>, String> {
+    let (url, url_from) = match (&args.events_url, &args.events_region) {
+        (Some(_), Some(_)) => {
+            return Err("--events-url and --events-region exclude each other: give one".into());
+        }
+        (Some(url), None) => (Some(url.clone()), None),
+        (None, Some(region)) => (
+            Some(events_region_url(region)?),
+            Some(format!("--events-region {}", region.trim())),
+        ),
+        (None, None) => (None, None),
+    };
+    let token = read_optional_secret(
+        args.events_token_file.as_deref(),
+        "--events-token-file",
+        "OP_EVENTS_BEARER_TOKEN",
+    )?;
+    match (url, token) {
+        (None, None) => Ok(None),
+        (None, Some((_, from))) => Err(format!(
+            "{from} is set but neither --events-region nor --events-url: say where the account's Events API \
+             is (--events-region us, ca, eu or enterprise)"
+        )),
+        (Some(_), None) => Err(
+            "the Events API needs its own bearer token, from an Events Reporting integration: set \
+             OP_EVENTS_BEARER_TOKEN (or --events-token-file)"
+                .into(),
+        ),
+        (Some(url), Some((token, token_from))) => {
+            let upstream = EVENTS
+                .upstream(url, token)
+                .map_err(|error| format!("--events-url: {error}"))?;
+            Ok(Some(Remote {
+                integration: &EVENTS,
+                upstream,
+                url_from,
+                token_from,
+            }))
+        }
+    }
+}
+
+/// The Events API URL of a region: the spec's server on that region's host.
+fn events_region_url(region: &str) -> Result<String, String> {
+    let choices = || {
+        EVENTS_REGIONS
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let host = EVENTS_REGIONS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(region.trim()))
+        .map(|(_, host)| *host)
+        .ok_or_else(|| format!("--events-region `{region}` is not one of {}", choices()))?;
+    EVENTS
+        .servers
+        .iter()
+        .map(|(url, _)| *url)
+        .find(|url| reqwest::Url::parse(url).is_ok_and(|parsed| parsed.host_str() == Some(host)))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("--events-region `{region}`: the Events API spec lists no server on {host}"))
 }
 
 fn cursor_secret(args: &ServeArgs) -> Result<CursorSecret, String> {
@@ -427,16 +614,16 @@ fn private_file(flag: &str, path: &Path) -> Result<Option<String>, String> {
     }
 }
 
-/// A warning when the bridge is reached over plain HTTP on another machine: the bearer token
+/// A warning when an upstream is reached over plain HTTP on another machine: its bearer token
 /// would cross the network in clear text.
-fn clear_text_bridge(url: &str) -> Option<String> {
+fn clear_text_upstream(flag: &str, url: &str) -> Option<String> {
     let parsed = reqwest::Url::parse(url).ok()?;
     let host = parsed.host_str()?.trim_start_matches('[').trim_end_matches(']');
     let loopback = host.eq_ignore_ascii_case("localhost")
         || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     (parsed.scheme() == "http" && !loopback).then(|| {
         format!(
-            "--bridge-url {} is plain http: the bridge's bearer token crosses the network in clear text; use https://",
+            "{flag} {} is plain http: its bearer token crosses the network in clear text; use https://",
             runtime::redact::redact_url(url)
         )
     })
@@ -469,26 +656,39 @@ pub fn read_optional_secret(
     }
 }
 
-fn read_secret(file: Option<&Path>, flag: &str, variable: &str) -> Result<(Secret, String), String> {
-    read_optional_secret(file, flag, variable)?.ok_or_else(|| format!("{variable} (or {flag}) is required"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn clear_text_is_named_for_remote_bridges_only() {
-        assert!(clear_text_bridge("http://scim.example.com").is_some());
-        assert!(clear_text_bridge("http://user:pw@10.0.0.5:8080/scim").is_some_and(|w| !w.contains("pw@")));
+        assert!(clear_text_upstream("--bridge-url", "http://scim.example.com").is_some());
+        assert!(
+            clear_text_upstream("--bridge-url", "http://user:pw@10.0.0.5:8080/scim")
+                .is_some_and(|w| !w.contains("pw@"))
+        );
         for fine in [
             "https://scim.example.com",
             "http://127.0.0.1:9000",
             "http://localhost:9000",
             "http://[::1]:1",
         ] {
-            assert_eq!(clear_text_bridge(fine), None, "{fine}");
+            assert_eq!(clear_text_upstream("--bridge-url", fine), None, "{fine}");
         }
+    }
+
+    #[test]
+    fn every_events_region_is_a_server_of_the_spec() {
+        for (region, host) in EVENTS_REGIONS {
+            let url = events_region_url(region).expect("a region the spec serves");
+            assert_eq!(url, format!("https://{host}"), "{region}");
+        }
+        assert_eq!(
+            events_region_url(" EU ").as_deref(),
+            Ok("https://events.1password.eu")
+        );
+        let refused = events_region_url("mars").expect_err("not a region");
+        assert!(refused.contains("us, ca, eu, enterprise"), "{refused}");
     }
 
     #[test]

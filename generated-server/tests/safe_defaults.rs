@@ -506,7 +506,7 @@ fn a_live_check_calls_the_bridge_with_the_token() {
     );
     assert!(output.status.success(), "{}", text(&output));
     assert!(
-        text(&output).contains("live check: bridge: ok"),
+        text(&output).contains("live check: SCIM bridge: ok"),
         "{}",
         text(&output)
     );
@@ -516,7 +516,7 @@ fn a_live_check_calls_the_bridge_with_the_token() {
     );
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        text(&output).contains("refused the bearer token (HTTP 401)"),
+        text(&output).contains("bearer token was refused (HTTP 401)"),
         "{}",
         text(&output)
     );

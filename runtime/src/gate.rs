@@ -32,7 +32,8 @@ use crate::tool::Catalog;
 #[derive(Clone, Debug)]
 pub struct Access {
     pub registry: Arc<Registry>,
-    pub catalog: Catalog,
+    /// Every integration the process knows: what a new server's scope may name and must match.
+    pub catalogs: &'static [Catalog],
     /// Base of the URLs handed out, e.g. `https://mcp.example.com`.
     pub public_url: String,
     pub audit: Option<Arc<AuditLog>>,
@@ -322,12 +323,15 @@ async fn create_server(
         expires_at,
         require_api_token_auth: parsed.config.require_api_token_auth,
     };
-    let tools = access.catalog.tools;
+    let catalogs = access.catalogs;
     let created = access
         .on_registry("create_server", move |registry| {
-            registry.create_server(new, SystemTime::now(), &Vocabulary::of(tools), |scope: &Scope| {
-                tools.iter().any(|tool| scope.allows(&tool.spec))
-            })
+            registry.create_server(
+                new,
+                SystemTime::now(),
+                &Vocabulary::of(catalogs),
+                |scope: &Scope| Catalog::all_tools(catalogs).any(|tool| scope.allows(&tool.spec)),
+            )
         })
         .await;
     let (entry, token) = match created {

@@ -42,18 +42,19 @@ pub struct CheckFailed(pub String);
 /// One dependency the server needs to be useful. Implementations must be cheap: a readiness
 /// probe runs every check (at most once per [`READINESS_CACHE`]).
 pub trait ReadinessCheck: Send + Sync {
-    /// The check's name in `/readyz` answers, e.g. `upstream`, `registry`.
+    /// The check's name in `/readyz` answers, e.g. `1Password SCIM bridge`, `registry`.
     fn name(&self) -> &'static str;
 
     /// Ok when the dependency is usable now.
     fn check(&self) -> BoxFuture<'_, Result<(), CheckFailed>>;
 }
 
-/// The SCIM bridge is reachable with our token: one small authenticated GET
-/// ([`crate::upstream::Upstream::probe`]).
+/// An integration's upstream is reachable with our token: one small authenticated GET
+/// ([`crate::upstream::Upstream::probe`]). Named after the upstream (`1Password SCIM bridge`),
+/// so a server of several integrations says which one is down.
 ///
-/// Any HTTP answer counts as reachable except 5xx (the bridge is failing) and 401/403 (our
-/// token is refused, so every call would fail). A 429 counts as reachable: the bridge is up and
+/// Any HTTP answer counts as reachable except 5xx (the upstream is failing) and 401/403 (our
+/// token is refused, so every call would fail). A 429 counts as reachable: the upstream is up and
 /// protecting itself, every replica shares its quota, and pulling replicas out of rotation would
 /// only turn a slowdown into an outage.
 pub struct UpstreamCheck {
@@ -69,7 +70,7 @@ impl UpstreamCheck {
 
 impl ReadinessCheck for UpstreamCheck {
     fn name(&self) -> &'static str {
-        "upstream"
+        self.shared.upstream_name
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), CheckFailed>> {
@@ -79,19 +80,19 @@ impl ReadinessCheck for UpstreamCheck {
                 .upstream
                 .probe(self.timeout)
                 .await
-                .map_err(|error| CheckFailed(format!("bridge unreachable: {error}")))?;
+                .map_err(|error| CheckFailed(format!("unreachable: {error}")))?;
             upstream_verdict(status)
         })
     }
 }
 
-/// Whether an HTTP answer of the bridge to the probe means it is usable (see [`UpstreamCheck`]).
+/// Whether an HTTP answer of an upstream to the probe means it is usable (see [`UpstreamCheck`]).
 pub fn upstream_verdict(status: u16) -> Result<(), CheckFailed> {
     match status {
         401 | 403 => Err(CheckFailed(format!(
-            "the bridge refused the bearer token (HTTP {status})"
+            "the bearer token was refused (HTTP {status})"
         ))),
-        500.. => Err(CheckFailed(format!("the bridge answered HTTP {status}"))),
+        500.. => Err(CheckFailed(format!("answered HTTP {status}"))),
         _ => Ok(()),
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::tool::{MethodKind, ToolEntry, ToolSpec};
+use crate::tool::{Catalog, MethodKind, ToolSpec};
 
 /// One entry of `--methods`: a kind (`read`, `write`, `custom`) or an exact method name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,11 +44,14 @@ impl Vocabulary {
         }
     }
 
-    pub fn of(tools: &[ToolEntry]) -> Self {
+    /// What the tools of `catalogs` name: every integration a process knows, configured or
+    /// not, so a scope stored once means the same on every replica.
+    pub fn of(catalogs: &[Catalog]) -> Self {
         Self {
-            methods: tools.iter().map(|tool| tool.spec.method).collect(),
-            tags: tools
-                .iter()
+            methods: Catalog::all_tools(catalogs)
+                .map(|tool| tool.spec.method)
+                .collect(),
+            tags: Catalog::all_tools(catalogs)
                 .flat_map(|tool| tool.spec.tags.iter().copied())
                 .collect(),
         }

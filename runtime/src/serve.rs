@@ -194,10 +194,16 @@ pub async fn serve_http(
     let local = listener.local_addr().map_err(ServeError::Http)?;
     let rules = settings.rules.clone().with_own_origins(local.port());
     let shared = server.shared().clone();
-    let mut checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(UpstreamCheck::new(
-        shared.clone(),
-        READINESS_CHECK_TIMEOUT,
-    ))];
+    let mut checks: Vec<Arc<dyn ReadinessCheck>> = server
+        .integrations()
+        .iter()
+        .map(|integration| {
+            Arc::new(UpstreamCheck::new(
+                integration.shared.clone(),
+                READINESS_CHECK_TIMEOUT,
+            )) as Arc<dyn ReadinessCheck>
+        })
+        .collect();
     if let Some(access) = &access {
         if !Arc::ptr_eq(&access.metrics, &shared.metrics) {
             tracing::warn!(

@@ -24,7 +24,7 @@ use crate::error::ToolError;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimitInfo;
 use crate::scope::Scope;
-use crate::tool::{Catalog, ReferenceSpec, ToolEntry, ToolNaming, ToolSpec};
+use crate::tool::{Catalog, PromptSpec, ReferenceSpec, ToolEntry, ToolNaming, ToolSpec};
 use crate::upstream::UpstreamRequest;
 
 /// The `_meta` key under which results carry the normalized upstream rate-limit state.
@@ -60,6 +60,14 @@ fn principal(context: &RequestContext<RoleServer>) -> Option<Principal> {
 #[derive(Clone, Debug, Default)]
 pub struct RateLimitSlot(pub Arc<Mutex<Option<RateLimitInfo>>>);
 
+/// One upstream API this process serves, with the tools generated for it. A process serves
+/// one or several (the SCIM bridge and the Events API); each call goes to its tool's own.
+#[derive(Clone, Debug)]
+pub struct Integration {
+    pub shared: Arc<Shared>,
+    pub catalog: Catalog,
+}
+
 #[derive(Clone, Debug)]
 pub struct ServerSettings {
     pub naming: ToolNaming,
@@ -76,12 +84,16 @@ pub struct McpServer {
 
 #[derive(Debug)]
 struct Inner {
-    shared: Arc<Shared>,
+    /// Every integration served, in the order given; the first one's metrics and label stand
+    /// for the process.
+    integrations: Vec<Integration>,
     /// In scope, sorted by published name.
     tools: Vec<PublishedTool>,
-    /// Prompts whose tools are all in scope, sorted by name.
+    /// Prompts whose tools are all in scope, in order of precedence: where two share a name,
+    /// the first one a caller may use is the one offered.
     prompts: Vec<OfferedPrompt>,
-    references: &'static [crate::tool::ReferenceSpec],
+    /// Each reference resource with the integration whose upstream it reads.
+    references: Vec<(&'static ReferenceSpec, Arc<Shared>)>,
     server_name: String,
     server_version: String,
 }
@@ -91,6 +103,8 @@ struct PublishedTool {
     name: &'static str,
     entry: &'static ToolEntry,
     definition: Tool,
+    /// The integration the tool calls.
+    shared: Arc<Shared>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,34 +113,64 @@ pub enum ServerBuildError {
     EmptyScope(String),
     #[error("tool `{tool}` publishes a schema that is not a JSON object: {reason}")]
     BadSchema { tool: &'static str, reason: String },
+    #[error("two integrations publish a tool named `{0}`; one server cannot serve both")]
+    DuplicateTool(&'static str),
+    #[error("no integration to serve")]
+    NoIntegration,
 }
 
 impl McpServer {
+    /// A server over one integration.
     pub fn new(
         shared: Arc<Shared>,
         catalog: Catalog,
         settings: ServerSettings,
     ) -> Result<Self, ServerBuildError> {
+        Self::serving(vec![Integration { shared, catalog }], &[], settings)
+    }
+
+    /// A server over several integrations. `prompts` are the product's own workflows, which may
+    /// use the tools of any integration; they take precedence over an integration's prompt of
+    /// the same name wherever all their tools are in scope (a workflow that does more when the
+    /// Events API is configured, and falls back to the SCIM-only one when it is not).
+    pub fn serving(
+        integrations: Vec<Integration>,
+        prompts: &'static [PromptSpec],
+        settings: ServerSettings,
+    ) -> Result<Self, ServerBuildError> {
+        if integrations.is_empty() {
+            return Err(ServerBuildError::NoIntegration);
+        }
         let mut published = Vec::new();
-        for entry in catalog
-            .tools
-            .iter()
-            .filter(|entry| settings.scope.allows(&entry.spec))
-        {
-            let name = settings.naming.name_of(&entry.spec);
-            published.push(PublishedTool {
-                name,
-                entry,
-                definition: definition(&entry.spec, name)?,
-            });
+        for integration in &integrations {
+            for entry in integration
+                .catalog
+                .tools
+                .iter()
+                .filter(|entry| settings.scope.allows(&entry.spec))
+            {
+                let name = settings.naming.name_of(&entry.spec);
+                published.push(PublishedTool {
+                    name,
+                    entry,
+                    definition: definition(&entry.spec, name)?,
+                    shared: integration.shared.clone(),
+                });
+            }
         }
         if published.is_empty() {
             return Err(ServerBuildError::EmptyScope(settings.scope.to_string()));
         }
         published.sort_by(|a, b| a.name.cmp(b.name));
-        let prompts = catalog
-            .prompts
-            .iter()
+        if let Some(pair) = published.windows(2).find(|pair| pair[0].name == pair[1].name) {
+            return Err(ServerBuildError::DuplicateTool(pair[0].name));
+        }
+        let candidates = prompts.iter().chain(
+            integrations
+                .iter()
+                .flat_map(|integration| integration.catalog.prompts),
+        );
+        let prompts = candidates
             .filter_map(|spec| {
                 OfferedPrompt::offer(spec, |resource, method| {
                     published
@@ -136,21 +180,37 @@ impl McpServer {
                 })
             })
             .collect();
+        let references = integrations
+            .iter()
+            .flat_map(|integration| {
+                integration
+                    .catalog
+                    .references
+                    .iter()
+                    .map(|reference| (reference, integration.shared.clone()))
+            })
+            .collect();
         Ok(Self {
             inner: Arc::new(Inner {
-                shared,
+                integrations,
                 tools: published,
                 prompts,
-                references: catalog.references,
+                references,
                 server_name: settings.server_name,
                 server_version: settings.server_version,
             }),
         })
     }
 
-    /// What every call of this server shares: the upstream, its metrics.
+    /// The integrations served, in the order given.
+    pub fn integrations(&self) -> &[Integration] {
+        &self.inner.integrations
+    }
+
+    /// What every call of the first integration shares; the process gives all integrations
+    /// the same metrics, so this is where `/metrics` reads them.
     pub fn shared(&self) -> &Arc<Shared> {
-        &self.inner.shared
+        &self.inner.integrations[0].shared
     }
 
     /// The tool definitions as published, in order.
@@ -204,16 +264,15 @@ impl McpServer {
             return Err(ErrorData::invalid_params(format!("Unknown tool: {name}"), None));
         };
         let audited = tool.entry.spec.kind != crate::tool::MethodKind::Read;
-        let call = match (&self.inner.shared.audit, audited) {
+        let call = match (&tool.shared.audit, audited) {
             (Some(audit), true) => {
                 let call = AuditedCall::new(tool, principal, &arguments);
                 // Fail closed: a change whose audit line cannot be written is not made.
                 if let Err(error) = audit.record("tool_call", call.attempt()).await {
                     tracing::error!(tool = name, error = %error, "refusing a call that cannot be audited");
                     let refused = ToolError::AuditUnavailable;
-                    let context = ToolContext::new(self.inner.shared.clone(), &tool.entry.spec);
-                    self.inner
-                        .shared
+                    let context = ToolContext::new(tool.shared.clone(), &tool.entry.spec);
+                    tool.shared
                         .metrics
                         .tool_call(tool.name, refused.kind(), std::time::Duration::ZERO);
                     return Ok((error_result(&refused, &context), None));
@@ -223,11 +282,10 @@ impl McpServer {
             _ => None,
         };
         let started = Instant::now();
-        let context = ToolContext::new(self.inner.shared.clone(), &tool.entry.spec);
+        let context = ToolContext::new(tool.shared.clone(), &tool.entry.spec);
         let outcome = (tool.entry.call)(&context, arguments).await;
         let elapsed = started.elapsed();
-        self.inner
-            .shared
+        tool.shared
             .metrics
             .tool_call(tool.name, Metrics::outcome_of(&outcome), elapsed);
         let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
@@ -397,19 +455,29 @@ fn definition(spec: &'static ToolSpec, name: &'static str) -> Result<Tool, Serve
 impl McpServer {
     /// The prompts offered under this server's scope.
     pub fn prompts(&self) -> Vec<rmcp::model::Prompt> {
-        self.prompts_for(None).map(OfferedPrompt::definition).collect()
+        self.prompts_for(None)
+            .into_iter()
+            .map(OfferedPrompt::definition)
+            .collect()
     }
 
-    /// Prompts whose every tool `principal` may call.
-    fn prompts_for(&self, principal: Option<&Principal>) -> impl Iterator<Item = &OfferedPrompt> {
-        self.inner.prompts.iter().filter(move |prompt| {
-            prompt.spec.segments.iter().all(|segment| match segment {
+    /// Prompts whose every tool `principal` may call, one per name (the first in precedence),
+    /// sorted by name.
+    fn prompts_for(&self, principal: Option<&Principal>) -> Vec<&OfferedPrompt> {
+        let mut offered: Vec<&OfferedPrompt> = Vec::new();
+        for prompt in &self.inner.prompts {
+            let usable = prompt.spec.segments.iter().all(|segment| match segment {
                 crate::tool::PromptSegment::Tool { resource, method } => self
                     .visible(principal)
                     .any(|tool| tool.entry.spec.resource == *resource && tool.entry.spec.method == *method),
                 _ => true,
-            })
-        })
+            });
+            if usable && offered.iter().all(|taken| taken.spec.name != prompt.spec.name) {
+                offered.push(prompt);
+            }
+        }
+        offered.sort_by_key(|prompt| prompt.spec.name);
+        offered
     }
 
     /// Renders one prompt's text for the given arguments.
@@ -418,20 +486,14 @@ impl McpServer {
         name: &str,
         arguments: &serde_json::Map<String, Value>,
     ) -> Result<String, ErrorData> {
-        self.render_prompt_as(name, arguments, None)
+        self.offered_prompt(name, None)?.render(arguments)
     }
 
-    fn render_prompt_as(
-        &self,
-        name: &str,
-        arguments: &serde_json::Map<String, Value>,
-        principal: Option<&Principal>,
-    ) -> Result<String, ErrorData> {
-        let prompt = self
-            .prompts_for(principal)
+    fn offered_prompt(&self, name: &str, principal: Option<&Principal>) -> Result<&OfferedPrompt, ErrorData> {
+        self.prompts_for(principal)
+            .into_iter()
             .find(|prompt| prompt.spec.name == name)
-            .ok_or_else(|| ErrorData::invalid_params(format!("Unknown prompt: {name}"), None))?;
-        prompt.render(arguments)
+            .ok_or_else(|| ErrorData::invalid_params(format!("Unknown prompt: {name}"), None))
     }
 
     /// The resources this server offers: the tool catalogue and the reference resources.
@@ -443,11 +505,11 @@ impl McpServer {
     /// reads what its tool reads, so it follows the same scope.
     fn resources_for(&self, principal: Option<&Principal>) -> Vec<Resource> {
         let catalogue = Resource::new(CATALOGUE_URI, "tool_catalogue")
-            .with_title(format!("{} tools on this server", self.inner.shared.label))
+            .with_title(format!("{} tools on this server", self.shared().label))
             .with_description("The tools this server publishes, with their arguments, as Markdown.")
             .with_mime_type("text/markdown");
         std::iter::once(catalogue)
-            .chain(self.references_for(principal).map(|reference| {
+            .chain(self.references_for(principal).map(|(reference, _)| {
                 Resource::new(reference.uri, reference.name)
                     .with_title(reference.title)
                     .with_description(reference.description)
@@ -456,8 +518,11 @@ impl McpServer {
             .collect()
     }
 
-    fn references_for(&self, principal: Option<&Principal>) -> impl Iterator<Item = &'static ReferenceSpec> {
-        self.inner.references.iter().filter(move |reference| {
+    fn references_for(
+        &self,
+        principal: Option<&Principal>,
+    ) -> impl Iterator<Item = &(&'static ReferenceSpec, Arc<Shared>)> {
+        self.inner.references.iter().filter(move |(reference, _)| {
             self.visible(principal)
                 .any(|tool| reference.tool.is(&tool.entry.spec))
         })
@@ -474,53 +539,71 @@ impl McpServer {
                 .visible(principal)
                 .map(|tool| (tool.entry, tool.definition.clone()))
                 .collect();
-            let text = catalogue_markdown(self.inner.shared.label, &tools);
+            let text = catalogue_markdown(self.shared().label, &tools);
             return Ok(ResourceContents::text(text, uri).with_mime_type("text/markdown"));
         }
         // Out of scope is as unknown as never offered, as for tools.
-        let reference = self
+        let (reference, shared) = self
             .references_for(principal)
-            .find(|reference| reference.uri == uri)
+            .find(|(reference, _)| reference.uri == uri)
             .ok_or_else(|| {
                 ErrorData::resource_not_found(
                     format!("no resource {uri}"),
                     Some(serde_json::json!({ "uri": uri })),
                 )
             })?;
-        let text = self.fetch_reference(reference).await?;
+        let text = fetch_reference(reference, shared).await?;
         Ok(ResourceContents::text(text, uri).with_mime_type("application/json"))
     }
+}
 
-    async fn fetch_reference(&self, reference: &ReferenceSpec) -> Result<String, ErrorData> {
-        let request = reference
-            .path
-            .iter()
-            .fold(UpstreamRequest::new(http::Method::GET), |request, segment| {
-                request.literal(segment)
-            });
-        let noun = crate::error::ResourceNoun {
-            label: self.inner.shared.label,
-            singular: "resource",
-            upstream: self.inner.shared.upstream_name,
-        };
-        let response = self.inner.shared.upstream.send(&request).await.map_err(|error| {
-            tracing::info!(uri = reference.uri, outcome = error.kind(), "resource read");
-            ErrorData::internal_error(
-                format!("reading {}: {}", reference.uri, error.message(noun)),
-                None,
-            )
-        })?;
-        let value: Value = serde_json::from_slice(&response.body).map_err(|error| {
-            ErrorData::internal_error(
-                format!(
-                    "reading {}: the bridge did not answer JSON ({error})",
-                    reference.uri
-                ),
-                None,
-            )
-        })?;
-        serde_json::to_string_pretty(&value)
-            .map_err(|error| ErrorData::internal_error(error.to_string(), None))
+/// A reference resource's content, read live from the upstream of its integration.
+async fn fetch_reference(reference: &ReferenceSpec, shared: &Shared) -> Result<String, ErrorData> {
+    let request = reference
+        .path
+        .iter()
+        .fold(UpstreamRequest::new(http::Method::GET), |request, segment| {
+            request.literal(segment)
+        });
+    let noun = crate::error::ResourceNoun {
+        label: shared.label,
+        singular: "resource",
+        upstream: shared.upstream_name,
+    };
+    let response = shared.upstream.send(&request).await.map_err(|error| {
+        tracing::info!(uri = reference.uri, outcome = error.kind(), "resource read");
+        ErrorData::internal_error(
+            format!("reading {}: {}", reference.uri, error.message(noun)),
+            None,
+        )
+    })?;
+    let value: Value = serde_json::from_slice(&response.body).map_err(|error| {
+        ErrorData::internal_error(
+            format!(
+                "reading {}: the {} did not answer JSON ({error})",
+                reference.uri, shared.upstream_name
+            ),
+            None,
+        )
+    })?;
+    serde_json::to_string_pretty(&value).map_err(|error| ErrorData::internal_error(error.to_string(), None))
+}
+
+impl McpServer {
+    /// What the client is told about this server: the upstreams it has tools for, and the two
+    /// conventions every tool shares.
+    fn instructions(&self) -> String {
+        let mut upstreams: Vec<&str> = Vec::new();
+        for tool in &self.inner.tools {
+            if !upstreams.contains(&tool.shared.upstream_name) {
+                upstreams.push(tool.shared.upstream_name);
+            }
+        }
+        format!(
+            "Tools for the {}. List tools page with `limit` and `next_cursor`; pass `next_cursor` back unchanged. \
+             Rate-limit errors are returned at once with the time to wait; this server never retries.",
+            upstreams.join(" and the ")
+        )
     }
 }
 
@@ -533,6 +616,7 @@ impl ServerHandler for McpServer {
         let who = principal(&context);
         Ok(ListPromptsResult::with_all_items(
             self.prompts_for(who.as_ref())
+                .into_iter()
                 .map(OfferedPrompt::definition)
                 .collect(),
         ))
@@ -544,14 +628,9 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let arguments = request.arguments.unwrap_or_default();
-        let text = self.render_prompt_as(&request.name, &arguments, principal(&context).as_ref())?;
-        let description = self
-            .inner
-            .prompts
-            .iter()
-            .find(|prompt| prompt.spec.name == request.name)
-            .map(|prompt| prompt.spec.description)
-            .unwrap_or_default();
+        let prompt = self.offered_prompt(&request.name, principal(&context).as_ref())?;
+        let text = prompt.render(&arguments)?;
+        let description = prompt.spec.description;
         Ok(
             GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
                 .with_description(description)
@@ -594,13 +673,11 @@ impl ServerHandler for McpServer {
             .enable_resources()
             .build();
         ServerConfig::new(capabilities)
-            .with_server_info(Implementation::new(&self.inner.server_name, &self.inner.server_version))
-            .with_instructions(format!(
-                "Tools for the {label} SCIM bridge: audit, provision, suspend and reactivate users and manage groups. \
-                 List tools page with `limit` and `next_cursor`; pass `next_cursor` back unchanged. \
-                 Rate-limit errors are returned at once with the time to wait; this server never retries.",
-                label = self.inner.shared.label
+            .with_server_info(Implementation::new(
+                &self.inner.server_name,
+                &self.inner.server_version,
             ))
+            .with_instructions(self.instructions())
     }
 
     async fn list_tools(

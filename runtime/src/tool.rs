@@ -149,10 +149,17 @@ impl ToolRef {
     }
 }
 
-/// Everything one generated server offers.
+/// Everything one generated integration offers.
 #[derive(Clone, Copy, Debug)]
 pub struct Catalog {
     pub tools: &'static [ToolEntry],
     pub prompts: &'static [PromptSpec],
     pub references: &'static [ReferenceSpec],
+}
+
+impl Catalog {
+    /// Every tool of every catalog in `catalogs`.
+    pub fn all_tools(catalogs: &[Catalog]) -> impl Iterator<Item = &'static ToolEntry> + '_ {
+        catalogs.iter().flat_map(|catalog| catalog.tools.iter())
+    }
 }

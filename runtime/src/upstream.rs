@@ -57,6 +57,9 @@ pub struct UpstreamConfig {
     /// Where error bodies hold their message, as field paths (the generator reads them from the
     /// spec's error responses: `detail` for SCIM, `Error.Message` for the Events API).
     pub error_messages: &'static [&'static [&'static str]],
+    /// What the readiness probe GETs, relative to the base URL: a small authenticated read,
+    /// so one request proves both reachability and that the token is accepted.
+    pub probe_path: &'static str,
 }
 
 impl UpstreamConfig {
@@ -71,7 +74,13 @@ impl UpstreamConfig {
             max_response_bytes: 8 * 1024 * 1024,
             media_type: SCIM_JSON,
             error_messages: &[&["detail"]],
+            probe_path: SCIM_PROBE_PATH,
         }
+    }
+
+    pub fn with_probe_path(mut self, path: &'static str) -> Self {
+        self.probe_path = path;
+        self
     }
 
     pub fn with_media_type(mut self, media_type: &'static str) -> Self {
@@ -110,6 +119,7 @@ pub struct Upstream {
     metrics: Option<Arc<Metrics>>,
     media_type: &'static str,
     error_messages: &'static [&'static [&'static str]],
+    probe_path: &'static str,
 }
 
 /// Why a readiness probe of the bridge got no HTTP answer. Deliberately short: the text is
@@ -126,9 +136,9 @@ pub enum ProbeError {
     Broken,
 }
 
-/// The path the readiness probe reads: RFC 7644 §4 discovery, which the bridge serves behind
-/// the bearer token, so one small GET proves both reachability and that the token is accepted.
-const PROBE_PATH: &str = "ServiceProviderConfig";
+/// The path the readiness probe of a SCIM upstream reads: RFC 7644 §4 discovery, which the
+/// bridge serves behind the bearer token.
+const SCIM_PROBE_PATH: &str = "ServiceProviderConfig";
 
 impl Upstream {
     pub fn new(config: UpstreamConfig) -> Result<Self, UpstreamConfigError> {
@@ -164,6 +174,7 @@ impl Upstream {
             metrics: None,
             media_type: config.media_type,
             error_messages: config.error_messages,
+            probe_path: config.probe_path.trim_start_matches('/'),
         })
     }
 
@@ -176,7 +187,7 @@ impl Upstream {
     /// status the bridge answered, whatever it is; the body is not read. Not counted in the
     /// metrics, which describe the traffic of tool calls.
     pub async fn probe(&self, timeout: Duration) -> Result<u16, ProbeError> {
-        let url = format!("{}/{PROBE_PATH}", self.base_url);
+        let url = format!("{}/{}", self.base_url, self.probe_path);
         let answer = self
             .client
             .get(url)
@@ -201,7 +212,7 @@ impl Upstream {
 
     /// The path [`Upstream::probe`] reads, for messages.
     pub fn probe_path(&self) -> &'static str {
-        PROBE_PATH
+        self.probe_path
     }
 
     /// The base URL with its password (if any) masked: what may be printed or logged.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bridge_sim::{Faults, HeaderFamily, RateLimitFault, RunningSim, SimConfig};
-use generated_server::CATALOG;
+use generated_server::generated::registry::UPSTREAM_NAME;
 use runtime::McpServer;
 use runtime::gate::Access;
 use runtime::registry::{Registry, RegistryLocation, open_store};
@@ -114,7 +114,7 @@ async fn readyz_is_ready_with_the_bridge_up_and_names_the_upstream_when_it_is_do
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.expect("json");
     assert_eq!(body["status"], "ready", "{body}");
-    assert_eq!(body["checks"]["upstream"], "ok", "{body}");
+    assert_eq!(body["checks"][UPSTREAM_NAME], "ok", "{body}");
     running.shutdown.cancel();
     sim.shutdown().await;
 
@@ -122,8 +122,8 @@ async fn readyz_is_ready_with_the_bridge_up_and_names_the_upstream_when_it_is_do
     let unready = get(&format!("{}/readyz", offline.base)).await;
     assert_eq!(unready.status(), 503);
     let body: Value = unready.json().await.expect("json");
-    assert_eq!(body["failed"], json!(["upstream"]), "{body}");
-    let reason = body["checks"]["upstream"].as_str().unwrap_or_default();
+    assert_eq!(body["failed"], json!([UPSTREAM_NAME]), "{body}");
+    let reason = body["checks"][UPSTREAM_NAME].as_str().unwrap_or_default();
     assert!(reason.contains("unreachable"), "{body}");
     assert!(
         !reason.contains("127.0.0.1") && !reason.contains("http"),
@@ -150,7 +150,7 @@ async fn readyz_names_the_registry_when_its_database_goes_away_and_the_errors_ar
     let server = TestServer::new(&sim.base_url(), sim.token()).build();
     let access = Access {
         registry: Arc::new(Registry::new(store)),
-        catalog: CATALOG,
+        catalogs: generated_server::CATALOGS,
         public_url: String::new(),
         audit: None,
         metrics: server.shared().metrics.clone(),
@@ -161,7 +161,7 @@ async fn readyz_names_the_registry_when_its_database_goes_away_and_the_errors_ar
     assert_eq!(unready.status(), 503);
     let body: Value = unready.json().await.expect("json");
     assert_eq!(body["failed"], json!(["registry"]), "{body}");
-    assert_eq!(body["checks"]["upstream"], "ok", "{body}");
+    assert_eq!(body["checks"][UPSTREAM_NAME], "ok", "{body}");
 
     let refused = reqwest::Client::new()
         .post(format!("{}/mcp/some-server-token", running.base))

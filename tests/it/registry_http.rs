@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bridge_sim::{RunningSim, SimConfig};
-use generated_server::{CATALOG, TOOLS};
+use generated_server::TOOLS;
 use runtime::Scope;
 use runtime::audit::AuditLog;
 use runtime::gate::Access;
@@ -54,7 +54,7 @@ async fn start() -> Fixture {
     let (ready, address) = tokio::sync::oneshot::channel();
     let access = Access {
         registry: registry.clone(),
-        catalog: CATALOG,
+        catalogs: generated_server::CATALOGS,
         public_url: String::new(),
         audit: Some(audit_log),
         metrics: server.shared().metrics.clone(),

@@ -12,7 +12,7 @@ use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
 
 /// What a scope may name: the method names and tags of the SCIM integration's tools.
 pub fn vocabulary() -> runtime::Vocabulary {
-    runtime::Vocabulary::of(generated_server::TOOLS)
+    runtime::Vocabulary::of(generated_server::CATALOGS)
 }
 
 /// A scope as `--methods`/`--tags` would give it.

@@ -81,6 +81,13 @@ fn client_driven(root: &Path) -> Result<()> {
             .env("OP_SCIM_LOG", "warn"),
     )?;
     runs.run(
+        "the Events API beside the SCIM bridge, with the Python MCP client over stdio",
+        Command::new(&python)
+            .arg(root.join("tests/e2e/mcp_client_events.py"))
+            .arg(&binary)
+            .env("OP_SCIM_LOG", "warn"),
+    )?;
+    runs.run(
         "the README's quick start, with the Python MCP client over stdio",
         Command::new(&python)
             .arg(root.join("tests/e2e/readme_quick_start.py"))

@@ -29,6 +29,10 @@ pub const INTEGRATIONS: &[(&str, &str, &str)] = &[
     (EVENTS_SPEC_PATH, EVENTS_DOCS_PATH, EVENTS_GENERATED_DIR),
 ];
 
+/// The product's own file: workflows over the tools of every integration.
+pub const PRODUCT_PATH: &str = "specs/op-scim-mcp.product.yaml";
+pub const PRODUCT_GENERATED_DIR: &str = "generated-server/src/generated_product";
+
 /// The workspace root (xtask lives one level below it).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -88,6 +92,51 @@ pub fn regen(root: &Path, mode: Mode) -> Result<Report> {
         report.stale_diff.push_str(&one.stale_diff);
         report.warnings.extend(one.warnings);
     }
+    let product = product(root, mode)?;
+    report.written.extend(product.written);
+    report.removed.extend(product.removed);
+    report.unchanged.extend(product.unchanged);
+    report.stale_diff.push_str(&product.stale_diff);
+    report.warnings.extend(product.warnings);
+    Ok(report)
+}
+
+/// Generates the product module from [`PRODUCT_PATH`], checked against every integration.
+fn product(root: &Path, mode: Mode) -> Result<Report> {
+    let texts = INTEGRATIONS
+        .iter()
+        .map(|(spec, docs, _)| Ok((read(&root.join(spec))?, read(&root.join(docs))?)))
+        .collect::<Result<Vec<_>>>()?;
+    let integrations: Vec<codegen::Sources<'_>> = INTEGRATIONS
+        .iter()
+        .zip(&texts)
+        .map(|((spec, docs, _), (spec_text, docs_text))| codegen::Sources {
+            spec_path: spec,
+            spec_text,
+            docs_path: docs,
+            docs_text,
+        })
+        .collect();
+    let product_text = read(&root.join(PRODUCT_PATH))?;
+    let sources = codegen::ProductSources {
+        path: PRODUCT_PATH,
+        text: &product_text,
+    };
+    let generated = match codegen::generate_product(&sources, &integrations) {
+        Ok(generated) => generated,
+        Err(diagnostics) => bail!(
+            "{} problem(s) in {PRODUCT_PATH}:\n{}",
+            diagnostics.len(),
+            codegen::render(&diagnostics)
+        ),
+    };
+    let mut report = sync(
+        &root.join(PRODUCT_GENERATED_DIR),
+        PRODUCT_GENERATED_DIR,
+        &generated.files,
+        mode,
+    )?;
+    report.warnings = generated.warnings.iter().map(ToString::to_string).collect();
     Ok(report)
 }
 

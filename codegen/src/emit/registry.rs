@@ -17,6 +17,13 @@ pub fn emit(api: &Api) -> TokenStream {
         let keys = path.iter().map(|key| Literal::string(key));
         quote!(&[#(#keys),*])
     });
+    let readiness_path = match &api.readiness_path {
+        Some(path) => {
+            let path = Literal::string(&path.join("/"));
+            quote!(Some(#path))
+        }
+        None => quote!(None),
+    };
     let servers = api.servers.iter().map(|server| {
         let url = Literal::string(&server.url);
         let description = Literal::string(&server.description);
@@ -41,6 +48,9 @@ pub fn emit(api: &Api) -> TokenStream {
 
         /// Where the API's error bodies hold their message, as field paths.
         pub static ERROR_MESSAGES: &[&[&str]] = &[#(#error_messages),*];
+
+        /// What readiness asks the upstream (a GET relative to its base URL), if anything.
+        pub const READINESS_PATH: Option<&str> = #readiness_path;
 
         /// The spec's servers: URL and description.
         pub static SERVERS: &[(&str, &str)] = &[#(#servers),*];
