@@ -29,8 +29,9 @@ fn an_unrelated_api_generates_with_its_own_names() {
     }
     assert!(!registry.contains("1Password") && !registry.contains("delete_a_acme_todo"));
     let inputs = &files["inputs.rs"];
+    // The `priority` enum of the create body becomes a typed argument, not a string.
     assert!(
-        inputs.contains("pub enum CreatePriorityArgs") || inputs.contains("enum"),
+        inputs.contains("pub enum CreateAAcmeTodoBodyPriorityArgs"),
         "enum argument type"
     );
     for text in files.values() {
