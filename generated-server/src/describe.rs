@@ -133,7 +133,7 @@ pub fn describe(config: &ServeConfig, sources: &Sources<'_>) -> String {
         Upstreams::Remote(remotes) => {
             for remote in remotes {
                 let (name, id) = if std::ptr::eq(remote.integration, &EVENTS) {
-                    ("events api", "events_url")
+                    ("events", "events_url")
                 } else {
                     ("bridge", "bridge_url")
                 };

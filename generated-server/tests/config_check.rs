@@ -144,7 +144,10 @@ fn a_config_file_fills_in_and_environment_and_flags_win() {
         text.contains("tool names      default  (OP_SCIM_TOOL_NAMES)"),
         "{text}"
     );
-    assert!(text.contains("built-in simulated SCIM bridge and Events API"), "{text}");
+    assert!(
+        text.contains("built-in simulated SCIM bridge and Events API"),
+        "{text}"
+    );
     assert!(
         text.contains("scope           methods read, tags any (11 of 21 tools)"),
         "{text}"

@@ -115,7 +115,7 @@ async fn the_explicit_opt_out_serves_with_a_loud_warning_everywhere() {
     assert!(said.contains("ANYONE who can reach the address"), "{said}");
     assert!(
         said.contains(
-            "warning: --allow-unauthenticated: anyone who can reach 0.0.0.0:0 may call 17 of 17 tools"
+            "warning: --allow-unauthenticated: anyone who can reach 0.0.0.0:0 may call 21 of 21 tools"
         ),
         "{said}"
     );
@@ -146,7 +146,7 @@ async fn the_explicit_opt_out_serves_with_a_loud_warning_everywhere() {
         .expect("json");
     let warnings = ready["warnings"].to_string();
     assert!(
-        warnings.contains("unauthenticated") && warnings.contains("7 tools"),
+        warnings.contains("unauthenticated") && warnings.contains("11 tools"),
         "{ready}"
     );
 }
@@ -162,7 +162,8 @@ fn scope_options_mean_the_same_before_or_after_tools_and_are_never_ignored() {
     let before = count(&["--methods", "read", "--tags", "directory", "tools"]);
     let after = count(&["tools", "--methods", "read", "--tags", "directory"]);
     assert_eq!((before, after), (4, 4));
-    assert_eq!(count(&["tools"]), 17);
+    // Without a scope, every tool of both integrations.
+    assert_eq!(count(&["tools"]), 21);
     // config check counts what tools lists.
     let output = op_scim_mcp(
         &[
@@ -176,10 +177,10 @@ fn scope_options_mean_the_same_before_or_after_tools_and_are_never_ignored() {
         ],
         &[],
     );
-    assert!(text(&output).contains("(4 of 17 tools)"), "{}", text(&output));
+    assert!(text(&output).contains("(4 of 21 tools)"), "{}", text(&output));
     let output = op_scim_mcp(&["--demo", "config", "check"], &[]);
     assert!(
-        text(&output).contains("(17 of 17 tools: every tool, delete included)"),
+        text(&output).contains("(21 of 21 tools: every tool, delete included)"),
         "{}",
         text(&output)
     );

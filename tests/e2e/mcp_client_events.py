@@ -18,7 +18,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 
 import httpx2
@@ -66,7 +65,7 @@ async def page_through(client, tool, arguments, limit):
             error = (result.meta or {}).get("com.op-scim-mcp/error", {})
             assert error.get("error") == "rate_limited", result.content[0].text
             limited += 1
-            time.sleep(min(error.get("retryAfterSeconds") or 1, 5))
+            await asyncio.sleep(min(error.get("retryAfterSeconds") or 1, 5))
             continue
         page = result.structured_content
         assert page["result_count"] == len(page["result"]) <= limit, page
@@ -89,7 +88,7 @@ async def ground_truth(base_url, since, email):
         for _ in range(1000):
             answer = await http.post(f"{base_url}/api/v2/signinattempts", json=body, headers=headers)
             if answer.status_code == 429:
-                time.sleep(1)
+                await asyncio.sleep(1)
                 continue
             assert answer.status_code == 200, answer.text
             page = answer.json()

@@ -22,7 +22,9 @@ fn names(naming: ToolNaming) -> Vec<String> {
         .collect()
 }
 
+/// Both integrations: the SCIM bridge's seventeen tools and the Events API's four.
 const EXPECTED_DEFAULT_NAMES: &[&str] = &[
+    "1_password_events_introspect",
     "1_password_groups_add_members",
     "1_password_groups_remove_members",
     "1_password_users_reactivate",
@@ -34,9 +36,12 @@ const EXPECTED_DEFAULT_NAMES: &[&str] = &[
     "get_1_password_service_provider_config",
     "get_single_1_password_group_by_id",
     "get_single_1_password_user_by_id",
+    "list_all_1_password_audit_events",
     "list_all_1_password_groups",
+    "list_all_1_password_item_usages",
     "list_all_1_password_resource_types",
     "list_all_1_password_schemas",
+    "list_all_1_password_sign_in_attempts",
     "list_all_1_password_users",
     "update_a_1_password_group_by_id",
     "update_a_1_password_user_by_id",
