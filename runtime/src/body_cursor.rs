@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::context::{LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, ToolContext, ToolOutput};
+use crate::context::{LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, ToolContext, ToolOutput, UpstreamRequests};
 use crate::cursor::BodyPosition;
 use crate::error::ToolError;
 use crate::local_filter::LocalFilters;
@@ -201,6 +201,10 @@ impl ToolContext {
             }),
             rate_limit,
             status,
+            upstream_requests: Some(UpstreamRequests {
+                made: requests,
+                max: plan.requests_per_call,
+            }),
         })
     }
 }

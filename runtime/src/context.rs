@@ -82,6 +82,17 @@ pub struct ToolOutput {
     pub structured: Value,
     pub rate_limit: Option<RateLimitInfo>,
     pub status: u16,
+    /// Set by lists that read several upstream pages in one call.
+    pub upstream_requests: Option<UpstreamRequests>,
+}
+
+/// How many upstream requests one call made, and the most one call may make. A list that
+/// filters locally or skips empty pages reads several upstream pages per call; a client that
+/// budgets against the upstream's rate limit counts these, not its own calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct UpstreamRequests {
+    pub made: u32,
+    pub max: u32,
 }
 
 impl ToolContext {
@@ -146,6 +157,7 @@ impl ToolContext {
             structured,
             rate_limit: response.rate_limit,
             status,
+            upstream_requests: None,
         })
     }
 
@@ -161,6 +173,7 @@ impl ToolContext {
             structured: json!({ "result": items, "result_count": count }),
             rate_limit: response.rate_limit,
             status: response.status,
+            upstream_requests: None,
         })
     }
 
@@ -171,6 +184,7 @@ impl ToolContext {
             structured: json!({ "status": response.status }),
             rate_limit: response.rate_limit,
             status: response.status,
+            upstream_requests: None,
         })
     }
 }

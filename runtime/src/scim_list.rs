@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::context::{LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, ToolContext, ToolOutput};
+use crate::context::{LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, ToolContext, ToolOutput, UpstreamRequests};
 use crate::cursor::{CursorError, CursorPosition, LOCAL_VERSION};
 use crate::error::ToolError;
 use crate::local_filter::LocalFilters;
@@ -134,6 +134,7 @@ impl ToolContext {
             }),
             rate_limit: response.rate_limit,
             status: response.status,
+            upstream_requests: None,
         })
     }
 
@@ -203,6 +204,10 @@ impl ToolContext {
             }),
             rate_limit: last.rate_limit,
             status: last.status,
+            upstream_requests: Some(UpstreamRequests {
+                made: requests,
+                max: LOCAL_REQUESTS_PER_CALL,
+            }),
         })
     }
 }

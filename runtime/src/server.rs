@@ -33,6 +33,10 @@ pub const RATE_LIMIT_META_KEY: &str = "com.op-scim-mcp/rateLimit";
 /// The `_meta` key under which error results carry `{error, message, status, ...}`.
 pub const ERROR_META_KEY: &str = "com.op-scim-mcp/error";
 
+/// The `_meta` key under which a list that reads several upstream pages per call says how
+/// many it read and the most it may read: `{made, max}`.
+pub const UPSTREAM_REQUESTS_META_KEY: &str = "com.op-scim-mcp/upstreamRequests";
+
 /// How many tools one `tools/list` page holds.
 const TOOLS_PAGE_SIZE: usize = 50;
 
@@ -302,7 +306,14 @@ impl McpServer {
         let result = match outcome {
             Ok(output) => {
                 tracing::info!(tool = name, outcome = "ok", elapsed_ms, "tool call");
-                let meta = rate_limit_meta(output.rate_limit.as_ref());
+                let mut meta = rate_limit_meta(output.rate_limit.as_ref());
+                if let Some(requests) = output.upstream_requests
+                    && let Ok(value) = serde_json::to_value(requests)
+                {
+                    meta.get_or_insert_default()
+                        .0
+                        .insert(UPSTREAM_REQUESTS_META_KEY.to_owned(), value);
+                }
                 (
                     CallToolResult::structured(output.structured).with_meta(meta),
                     output.rate_limit,

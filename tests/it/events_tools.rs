@@ -227,3 +227,49 @@ async fn refusals_of_the_events_api_become_sentences_and_bad_arguments_never_lea
     assert_eq!(features["features"], json!(["auditevents"]));
     sim.shutdown().await;
 }
+
+/// A list call says in `_meta` how many upstream pages it read and the most it may read:
+/// what a client counts against the Events API's rate limit.
+#[tokio::test]
+async fn each_list_call_says_how_many_upstream_requests_it_made() {
+    let sim = simulator(SimConfig {
+        events: EventsConfig {
+            empty_every: Some(1),
+            ..EventsConfig::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let server = events_server(&sim);
+    let list = |arguments: Value| {
+        let Value::Object(arguments) = arguments else {
+            unreachable!("an object literal")
+        };
+        server.call("list_all_1_password_sign_in_attempts", arguments)
+    };
+    let since = thirty_days_ago();
+    // Without a local filter, upstream pages hold `limit` items: one request fills the call.
+    let first = list(json!({ "since": since, "limit": 100 }))
+        .await
+        .expect("known tool");
+    let made = first
+        .meta
+        .as_ref()
+        .map(|meta| meta.0["com.op-scim-mcp/upstreamRequests"].clone());
+    assert_eq!(made, Some(json!({ "made": 1, "max": 5 })), "{first:?}");
+    // Every continuing request answers an empty `has_more: true` page: the call stops at its
+    // bound, with a cursor to go on.
+    let cursor = first.structured_content.unwrap_or_default()["next_cursor"].clone();
+    let empty = list(json!({ "since": since, "limit": 100, "next_cursor": cursor }))
+        .await
+        .expect("known tool");
+    let made = empty
+        .meta
+        .as_ref()
+        .map(|meta| meta.0["com.op-scim-mcp/upstreamRequests"].clone());
+    assert_eq!(made, Some(json!({ "made": 5, "max": 5 })), "{empty:?}");
+    let page = empty.structured_content.unwrap_or_default();
+    assert_eq!(page["result_count"], 0, "{page}");
+    assert!(page["next_cursor"].is_string(), "{page}");
+    sim.shutdown().await;
+}

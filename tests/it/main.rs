@@ -16,4 +16,5 @@ mod registry_stores;
 mod registry_tls;
 mod strict_bridge;
 mod support;
+mod two_integrations;
 mod validator;

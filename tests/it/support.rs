@@ -10,7 +10,7 @@ use runtime::cursor::{CursorCodec, CursorKey};
 use runtime::upstream::{Secret, Upstream, UpstreamConfig};
 use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
 
-/// What a scope may name: the method names and tags of the SCIM integration's tools.
+/// What a scope may name: the method names and tags of every integration's tools.
 pub fn vocabulary() -> runtime::Vocabulary {
     runtime::Vocabulary::of(generated_server::CATALOGS)
 }
