@@ -70,7 +70,14 @@ fn small(users: usize) -> Router {
 #[tokio::test]
 async fn missing_or_wrong_token_is_401_with_a_scim_error() {
     let app = app();
-    for token in [None, Some("wrong")] {
+    // The default token is `sim-token`: one letter off, a prefix and an extension are all wrong.
+    for token in [
+        None,
+        Some("wrong"),
+        Some("sim-tokem"),
+        Some("sim-toke"),
+        Some("sim-token2"),
+    ] {
         let r = call_with_token(&app, "GET", "/scim/v2/Users", None, token).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert_eq!(

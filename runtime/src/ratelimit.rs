@@ -12,15 +12,16 @@
 //!   parses (removing clock skew), else the local clock, rounding up;
 //! - `Retry-After` wins over a shorter reset, and a 429/503 with nothing left gets a retry hint.
 //!
-//! Malformed values never fail the request: a field that does not parse is ignored.
+//! Malformed values never fail the request: a field that does not parse is ignored. Structured
+//! fields (RFC 9651) are parsed by `sfv`, which fails a whole field on any deviation, as the
+//! rate-limit draft asks of clients.
 
-mod sf;
 mod time;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+use sfv::{BareItem, ListEntry, Parameters};
 use std::time::SystemTime;
 
-use sf::{BareItem, Member};
 use time::{Now, interpret_reset, parse_non_negative, parse_retry_after, plausible};
 
 /// The normalized rate-limit state of one upstream response. All counts are in the upstream's
@@ -159,16 +160,31 @@ fn field(headers: &HeaderMap, name: &str) -> Option<String> {
     combined
 }
 
-fn sf_list(headers: &HeaderMap, name: &str) -> Option<Vec<Member>> {
+fn sf_list(headers: &HeaderMap, name: &str) -> Option<sfv::List> {
     let value = field(headers, name)?;
-    sf::parse_list(&value)
+    sfv::Parser::new(&value)
+        .parse_list()
         .map_err(|err| tracing::debug!(header = name, %err, "ignoring malformed rate-limit field"))
         .ok()
 }
 
 /// A non-negative SF Integer.
 fn non_negative(item: Option<&BareItem>) -> Option<u64> {
-    item?.as_integer().and_then(|i| u64::try_from(i).ok())
+    item?.as_integer().and_then(|i| u64::try_from(i64::from(i)).ok())
+}
+
+/// The text of an SF String or Token.
+fn text(item: &BareItem) -> Option<&str> {
+    match item {
+        BareItem::String(string) => Some(string.as_str()),
+        BareItem::Token(token) => Some(token.as_str()),
+        _ => None,
+    }
+}
+
+/// A parameter by key.
+fn param<'a>(params: &'a Parameters, key: &str) -> Option<&'a BareItem> {
+    params.get(key)
 }
 
 /// Rule 3a: `RateLimit` as an SF List of Items carrying an `r` Integer (draft -08 and later).
@@ -182,12 +198,12 @@ fn ietf_current(headers: &HeaderMap) -> Option<RateLimitInfo> {
     let mut entries = Vec::with_capacity(list.len());
     for member in &list {
         // Any member that is not a well-formed policy item makes the whole field malformed.
-        let Member::Item(item) = member else {
+        let ListEntry::Item(item) = member else {
             return None;
         };
-        let name = item.bare.as_text()?;
-        let remaining = non_negative(sf::param(&item.params, "r"))?;
-        let reset = match sf::param(&item.params, "t") {
+        let name = text(&item.bare_item)?;
+        let remaining = non_negative(param(&item.params, "r"))?;
+        let reset = match param(&item.params, "t") {
             None => None,
             Some(t) => Some(non_negative(Some(t))?),
         };
@@ -208,13 +224,13 @@ fn ietf_current(headers: &HeaderMap) -> Option<RateLimitInfo> {
     info.reset = chosen.reset.and_then(plausible);
     let policies = sf_list(headers, "ratelimit-policy").unwrap_or_default();
     let policy = policies.iter().find_map(|m| match m {
-        Member::Item(p) if p.bare.as_text() == Some(chosen.name) => Some(p),
+        ListEntry::Item(p) if text(&p.bare_item) == Some(chosen.name) => Some(p),
         _ => None,
     });
     if let Some(policy) = policy {
-        info.limit = non_negative(sf::param(&policy.params, "q"));
-        info.window_seconds = non_negative(sf::param(&policy.params, "w")).filter(|w| *w > 0);
-        info.quota_unit = match sf::param(&policy.params, "qu").and_then(BareItem::as_text) {
+        info.limit = non_negative(param(&policy.params, "q"));
+        info.window_seconds = non_negative(param(&policy.params, "w")).filter(|w| *w > 0);
+        info.quota_unit = match param(&policy.params, "qu").and_then(text) {
             Some("requests") | None => None,
             Some(unit) => Some(unit.to_owned()),
         };
@@ -225,15 +241,18 @@ fn ietf_current(headers: &HeaderMap) -> Option<RateLimitInfo> {
 /// Rule 3b: `RateLimit` as a draft-07 SF Dictionary (`limit=100, remaining=50, reset=5`).
 fn ietf_draft07(headers: &HeaderMap) -> Option<RateLimitInfo> {
     let value = field(headers, "ratelimit")?;
-    let dict = sf::parse_dictionary(&value)
+    let dict: sfv::Dictionary = sfv::Parser::new(&value)
+        .parse_dictionary()
         .map_err(|err| tracing::debug!(%err, "ignoring malformed draft-07 RateLimit field"))
         .ok()?;
-    let get = |key: &str| dict.iter().find(|(k, _)| k == key).map(|(_, m)| m);
-    if ["limit", "remaining", "reset"].iter().all(|k| get(k).is_none()) {
+    if ["limit", "remaining", "reset"]
+        .iter()
+        .all(|k| dict.get(*k).is_none())
+    {
         return None;
     }
-    let integer = |key: &str| match get(key) {
-        Some(Member::Item(item)) => non_negative(Some(&item.bare)),
+    let integer = |key: &str| match dict.get(key) {
+        Some(ListEntry::Item(item)) => non_negative(Some(&item.bare_item)),
         _ => None,
     };
     let mut info = empty(RateLimitSource::IetfDraft07);
@@ -346,15 +365,15 @@ fn legacy_window(headers: &HeaderMap, limit: Option<u64>) -> Option<u64> {
     let limit = limit?;
     let policies = sf_list(headers, "ratelimit-policy")?;
     policies.iter().find_map(|member| {
-        let Member::Item(item) = member else {
+        let ListEntry::Item(item) = member else {
             return None;
         };
-        let quota = non_negative(Some(&item.bare)).or(non_negative(sf::param(&item.params, "q")));
+        let quota = non_negative(Some(&item.bare_item)).or(non_negative(param(&item.params, "q")));
         if quota != Some(limit) {
             return None;
         }
-        non_negative(sf::param(&item.params, "w"))
-            .or(non_negative(sf::param(&item.params, "window")))
+        non_negative(param(&item.params, "w"))
+            .or(non_negative(param(&item.params, "window")))
             .filter(|w| *w > 0)
     })
 }
