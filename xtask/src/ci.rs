@@ -3,10 +3,12 @@
 //! The client-driven end-to-end tests need the official Python MCP client; this installs it
 //! (pinned) into `target/e2e-venv` on first use, so nothing has to be set up by hand. The
 //! conformance and Inspector runs fetch their (pinned) npm packages with `npx`. The replicas
-//! end-to-end test starts a throwaway PostgreSQL server (`testkit`), so PostgreSQL must be installed.
+//! end-to-end test runs against a throwaway PostgreSQL server started by testkit's
+//! `temp-postgres` program, so PostgreSQL must be installed.
 
+use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -94,17 +96,17 @@ fn client_driven(root: &Path) -> Result<()> {
             .arg(&binary)
             .arg(root.join("README.md")),
     )?;
-    // A throwaway PostgreSQL server, stopped when `postgres` drops after the script has run.
-    let postgres = testkit::TempPostgres::start();
+    // A throwaway PostgreSQL server, stopped when `database` drops after the script has run.
+    let database = ThrowawayDatabase::start(root, "e2e_replicas")?;
     runs.run(
         "two replicas on one PostgreSQL, with the Python MCP client over HTTP",
         Command::new(&python)
             .arg(root.join("tests/e2e/mcp_client_replicas.py"))
             .arg(&binary)
-            .arg(postgres.create_database("e2e_replicas"))
+            .arg(&database.url)
             .env("OP_SCIM_LOG", "warn"),
     )?;
-    drop(postgres);
+    drop(database);
     let passed = runs.passed;
     println!("e2e: {passed} passed, 0 failed");
     // Suites written by others: the official MCP conformance suite and the MCP Inspector CLI
@@ -164,6 +166,57 @@ fn client_driven(root: &Path) -> Result<()> {
         bail!("scim2-tester found unexpected failures in the simulated bridge");
     }
     Ok(())
+}
+
+/// A database on a throwaway PostgreSQL server, run by testkit's `temp-postgres` program for as
+/// long as this lives: dropping it closes the program's input, which stops the server.
+struct ThrowawayDatabase {
+    server: Child,
+    url: String,
+}
+
+impl ThrowawayDatabase {
+    fn start(root: &Path, name: &str) -> Result<Self> {
+        let program = [
+            "run",
+            "--quiet",
+            "--locked",
+            "--package",
+            "testkit",
+            "--bin",
+            "temp-postgres",
+        ];
+        println!("== a throwaway PostgreSQL: cargo {} -- {name}", program.join(" "));
+        let mut server = Command::new(env!("CARGO"))
+            .args(program)
+            .arg("--")
+            .arg(name)
+            .current_dir(root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting temp-postgres")?;
+        let mut url = String::new();
+        if let Some(stdout) = server.stdout.take() {
+            BufReader::new(stdout)
+                .read_line(&mut url)
+                .context("reading the database URL from temp-postgres")?;
+        }
+        let url = url.trim().to_owned();
+        if url.is_empty() {
+            drop(server.stdin.take());
+            let _ = server.wait();
+            bail!("temp-postgres printed no database URL (is PostgreSQL installed?)");
+        }
+        Ok(Self { server, url })
+    }
+}
+
+impl Drop for ThrowawayDatabase {
+    fn drop(&mut self) {
+        drop(self.server.stdin.take());
+        let _ = self.server.wait();
+    }
 }
 
 /// The client-driven runs, counted: each prints its own checks, and the first failure stops CI.

@@ -6,12 +6,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-pub mod bench;
-pub mod bench_client;
-pub mod bench_load;
-pub mod bench_matrix;
-pub mod bench_replicas;
-pub mod bench_report;
 pub mod ci;
 
 pub const SPEC_PATH: &str = "specs/1password-scim.openapi.yaml";

@@ -1,5 +1,6 @@
-//! Workspace automation. `cargo xtask regen [--check]` regenerates the server's tool code;
-//! `cargo xtask generate` runs the generator on any spec and docs YAML.
+//! Workspace automation: `cargo xtask regen [--check]` regenerates the server's tool code,
+//! `cargo xtask generate` runs the generator on any spec and docs YAML, and `cargo xtask ci` runs
+//! everything CI checks. The benchmarks are their own crate (`benchmarks/`).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -35,47 +36,6 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Bounded load test: N MCP clients over HTTP for a fixed time (issue 5).
-    BenchLoad {
-        #[arg(long, default_value_t = 64)]
-        clients: usize,
-        #[arg(long, default_value_t = 60)]
-        seconds: u64,
-    },
-    /// Two replicas on one PostgreSQL registry under load; one is killed half-way (issue 8).
-    BenchReplicas {
-        #[arg(long, default_value_t = 32)]
-        clients: usize,
-        #[arg(long, default_value_t = 30)]
-        seconds: u64,
-    },
-    /// Median and p99 latency of one `get` through op-scim-mcp over HTTP vs a direct GET.
-    BenchLatency {
-        #[arg(long, default_value_t = 2000)]
-        iterations: usize,
-    },
-    /// The side-by-side benchmark of issue 6: op-scim-mcp (HTTP, stdio), FastMCP.from_openapi,
-    /// rmcp-openapi-server and the direct call, on one simulated bridge; writes docs/benchmarks.md.
-    Bench {
-        /// Users in the simulated directory.
-        #[arg(long, default_value_t = 10_000)]
-        users: usize,
-        /// Seconds of each throughput window (1, 16 and 64 clients).
-        #[arg(long, default_value_t = 5)]
-        duration_secs: u64,
-        /// Sequential calls for the latency figure (bounded by --latency-secs too).
-        #[arg(long, default_value_t = 1000)]
-        latency_iterations: usize,
-        /// Upper bound on one contender's latency phase, in seconds.
-        #[arg(long, default_value_t = 10)]
-        latency_secs: u64,
-        /// Print the results without writing docs/benchmarks.md and docs/benchmarks.svg.
-        #[arg(long)]
-        no_write: bool,
-        /// Do not install missing peers (record them as not installed instead).
-        #[arg(long)]
-        no_install: bool,
-    },
     /// Everything CI runs: format, lint, freshness, all tests, and the client-driven e2e.
     Ci,
 }
@@ -90,55 +50,6 @@ fn main() -> ExitCode {
             out,
             check,
         } => run_generate(&spec, &docs, &out, check),
-        Command::BenchLoad { clients, seconds } => {
-            match xtask::bench_load::run(&workspace_root(), clients, seconds) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("error: {error:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::BenchReplicas { clients, seconds } => {
-            match xtask::bench_replicas::run(&workspace_root(), clients, seconds.max(2)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("error: {error:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::BenchLatency { iterations } => match xtask::bench::run(&workspace_root(), iterations) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("error: {error:#}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Bench {
-            users,
-            duration_secs,
-            latency_iterations,
-            latency_secs,
-            no_write,
-            no_install,
-        } => {
-            let options = xtask::bench_matrix::Options {
-                users,
-                duration: std::time::Duration::from_secs(duration_secs.clamp(1, 60)),
-                latency_iterations: latency_iterations.clamp(1, 100_000),
-                latency_deadline: std::time::Duration::from_secs(latency_secs.clamp(1, 120)),
-                write_docs: !no_write,
-                install: !no_install,
-            };
-            match xtask::bench_matrix::run(&workspace_root(), &options) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("error: {error:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
         Command::Ci => match xtask::ci::run(&workspace_root()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

@@ -1,12 +1,11 @@
-//! `cargo xtask bench`: op-scim-mcp (HTTP and stdio) side by side with FastMCP.from_openapi,
+//! `cargo benchmarks matrix`: op-scim-mcp (HTTP and stdio) side by side with FastMCP.from_openapi,
 //! rmcp-openapi-server and the direct HTTP call, on one spec and one simulated bridge, in one run.
 //!
-//! Every contender is driven by the one client in [`crate::bench_client`]. Every loop is bounded
+//! Every contender is driven by the one client in [`crate::client`]. Every loop is bounded
 //! in count and in time, all traffic stays on loopback, and every process started here is killed
 //! (by its own handle) when the run ends, on success or error.
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -16,14 +15,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::bench::{TOKEN, first_user_id, percentile, spawn};
-use crate::bench_client::{HttpSession, McpClient, StdioConn, http_client, payload, truncate};
-use crate::bench_report;
+use crate::client::{HttpSession, McpClient, StdioConn, http_client, payload, truncate};
+use crate::harness::{TOKEN, first_user_id, free_port, percentile, reset_peak, rss_kib, spawn};
+use crate::report;
+use crate::results::{FASTMCP_VERSION, LEVELS, Measured, RMCP_OPENAPI_VERSION, RunInfo};
+use crate::setup::{capture, machine_info, prepare_fastmcp, prepare_rmcp, rel, revision};
 
-pub const FASTMCP_VERSION: &str = "4.2.3";
-pub const RMCP_OPENAPI_VERSION: &str = "0.32.1";
-/// Concurrency levels of the throughput test.
-pub const LEVELS: [usize; 3] = [1, 16, 64];
 /// Cold starts per contender for the start-up figure (the last one is kept for the other tests).
 const STARTS: usize = 5;
 const START_DEADLINE: Duration = Duration::from_secs(60);
@@ -43,76 +40,6 @@ pub struct Options {
     pub write_docs: bool,
     /// Install missing peers (else a missing peer is recorded as not installed).
     pub install: bool,
-}
-
-/// What one contender measured; `None` where a figure could not be taken (see `notes`).
-#[derive(Clone, Debug, Default)]
-pub struct Measured {
-    pub name: String,
-    pub version: String,
-    pub transport: String,
-    pub command: String,
-    /// The workload of the latency and throughput figures.
-    pub workload: String,
-    pub available: bool,
-    pub notes: Vec<String>,
-    pub latency_median_ms: Option<f64>,
-    pub latency_p99_ms: Option<f64>,
-    /// The direct call measured interleaved with this contender's calls.
-    pub direct_median_ms: Option<f64>,
-    pub direct_p99_ms: Option<f64>,
-    pub latency_samples: usize,
-    /// calls/s at each of [`LEVELS`], with the failed calls counted separately.
-    pub throughput: Vec<Option<f64>>,
-    pub throughput_errors: Vec<u64>,
-    pub idle_rss_kib: Option<u64>,
-    pub peak_rss_kib: Option<u64>,
-    pub startup_ms: Vec<f64>,
-    pub tools: Option<usize>,
-    pub tools_list_bytes: Option<usize>,
-    pub definitions_bytes: Option<usize>,
-    /// Top-level parameters lacking a description / a type, over all tools.
-    pub params_total: Option<usize>,
-    pub params_without_description: Option<usize>,
-    pub params_without_type: Option<usize>,
-    pub traversal_ms: Option<f64>,
-    pub traversal_users: Option<usize>,
-    pub traversal_pages: Option<usize>,
-    pub traversal_note: String,
-}
-
-impl Measured {
-    fn new(name: &str, version: &str, transport: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            version: version.to_owned(),
-            transport: transport.to_owned(),
-            throughput: vec![None; LEVELS.len()],
-            throughput_errors: vec![0; LEVELS.len()],
-            ..Self::default()
-        }
-    }
-
-    pub fn startup_median_ms(&self) -> Option<f64> {
-        if self.startup_ms.is_empty() {
-            return None;
-        }
-        let mut sorted = self.startup_ms.clone();
-        sorted.sort_by(f64::total_cmp);
-        sorted.get(sorted.len() / 2).copied()
-    }
-}
-
-/// Everything the report needs besides the per-contender figures.
-#[derive(Clone, Debug, Default)]
-pub struct RunInfo {
-    pub machine: Vec<(String, String)>,
-    pub commands: Vec<(String, String)>,
-    pub started: String,
-    pub wall_seconds: f64,
-    pub load_before: String,
-    pub load_after: String,
-    pub options: String,
 }
 
 /// A child process killed and reaped when dropped.
@@ -149,7 +76,7 @@ struct Contender {
 
 pub fn run(root: &Path, options: &Options) -> Result<()> {
     let started_at = Instant::now();
-    let target = crate::target_dir(root);
+    let target = xtask::target_dir(root);
     let work = target.join("bench-tmp");
     fs::create_dir_all(&work)?;
     let load_before = fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -164,7 +91,7 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
     }
     let ours = target.join("release/op-scim-mcp");
     let ours_version = capture(Command::new(&ours).arg("--version")).unwrap_or_default();
-    let spec = root.join(crate::SPEC_PATH);
+    let spec = root.join(xtask::SPEC_PATH);
     let spec_json = work.join("spec.json");
     let spec_value: Value = yaml_serde::from_str(&fs::read_to_string(&spec)?)
         .with_context(|| format!("reading {}", spec.display()))?;
@@ -249,15 +176,15 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
     match fastmcp {
         Ok(python) => {
             let (script, spec, bridge) = (
-                root.join("xtask/bench/fastmcp_server.py"),
+                root.join("benchmarks/fastmcp_server.py"),
                 spec.clone(),
                 bridge.clone(),
             );
             let mut measured = Measured::new("FastMCP.from_openapi", FASTMCP_VERSION, fastmcp_transport);
             measured.command = format!(
-                "OP_SCIM_BEARER_TOKEN=$TOKEN {} xtask/bench/fastmcp_server.py {} $BRIDGE $PORT",
+                "OP_SCIM_BEARER_TOKEN=$TOKEN {} benchmarks/fastmcp_server.py {} $BRIDGE $PORT",
                 rel(root, &python),
-                crate::SPEC_PATH
+                xtask::SPEC_PATH
             );
             contenders.push(Contender {
                 measured,
@@ -371,7 +298,7 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
             options.latency_iterations
         ),
     };
-    let (markdown, svg, summary) = bench_report::render(&results, &info);
+    let (markdown, svg, summary) = report::render(&results, &info);
     println!("{summary}");
     if options.write_docs {
         let docs = root.join("docs");
@@ -381,146 +308,6 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
         eprintln!("bench: wrote docs/benchmarks.md and docs/benchmarks.svg");
     }
     Ok(())
-}
-
-/// The commit benchmarked, and whether the work tree had uncommitted changes (read-only git).
-fn revision(root: &Path) -> String {
-    let head = capture(
-        Command::new("git")
-            .args(["rev-parse", "--short", "HEAD"])
-            .current_dir(root),
-    )
-    .unwrap_or_else(|_| "unknown".into());
-    let dirty = capture(
-        Command::new("git")
-            .args(["status", "--porcelain"])
-            .current_dir(root),
-    )
-    .is_ok_and(|status| !status.is_empty());
-    if dirty {
-        format!("{head} plus uncommitted changes in the work tree")
-    } else {
-        head
-    }
-}
-
-fn rel(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
-}
-
-fn capture(command: &mut Command) -> Result<String> {
-    let output = command.stderr(Stdio::null()).output()?;
-    let mut text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    if text.is_empty() {
-        text = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-    }
-    Ok(text)
-}
-
-fn machine_info() -> Vec<(String, String)> {
-    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|line| line.strip_prefix("model name"))
-        .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
-        .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let memory = fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix("MemTotal:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
-        .map(|kib| format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0))
-        .unwrap_or_default();
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    vec![
-        ("CPU".into(), model),
-        ("cores available".into(), cores.to_string()),
-        ("memory".into(), memory),
-        ("kernel".into(), format!("Linux {}", kernel.trim())),
-    ]
-}
-
-/// The pinned FastMCP in `target/bench-venv`, installed when missing; returns its python.
-fn prepare_fastmcp(root: &Path, target: &Path, install: bool) -> Result<PathBuf> {
-    let venv = target.join("bench-venv");
-    let python = venv.join("bin/python");
-    let installed = || {
-        capture(Command::new(&python).args(["-c", "import fastmcp; print(fastmcp.__version__)"]))
-            .is_ok_and(|version| version == FASTMCP_VERSION)
-    };
-    if !installed() && !install {
-        bail!("target/bench-venv has no fastmcp {FASTMCP_VERSION} and --no-install was given");
-    }
-    if !installed() {
-        eprintln!("bench: installing fastmcp=={FASTMCP_VERSION} into target/bench-venv");
-        let status = Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg(&venv)
-            .status()?;
-        if !status.success() {
-            bail!("python3 -m venv failed");
-        }
-        let status = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", &format!("fastmcp=={FASTMCP_VERSION}")])
-            .current_dir(root)
-            .status()?;
-        if !status.success() || !installed() {
-            bail!("pip install fastmcp=={FASTMCP_VERSION} failed");
-        }
-    }
-    Ok(python)
-}
-
-/// The pinned rmcp-openapi-server in `target/bench-tools`, compiled once when missing.
-fn prepare_rmcp(target: &Path, install: bool) -> Result<PathBuf> {
-    let root = target.join("bench-tools");
-    let binary = root.join("bin/rmcp-openapi-server");
-    let installed = || {
-        capture(Command::new(&binary).arg("--version"))
-            .is_ok_and(|version| version.contains(RMCP_OPENAPI_VERSION))
-    };
-    if !installed() && !install {
-        bail!(
-            "target/bench-tools has no rmcp-openapi-server {RMCP_OPENAPI_VERSION} and --no-install was given"
-        );
-    }
-    if !installed() {
-        eprintln!(
-            "bench: cargo install rmcp-openapi-server@{RMCP_OPENAPI_VERSION} (slow, once; cached in target/bench-tools)"
-        );
-        let status = Command::new(env!("CARGO"))
-            .args(["install", "--locked", "--root"])
-            .arg(&root)
-            .arg(format!("rmcp-openapi-server@{RMCP_OPENAPI_VERSION}"))
-            .status()?;
-        if !status.success() || !installed() {
-            bail!("cargo install rmcp-openapi-server@{RMCP_OPENAPI_VERSION} failed");
-        }
-    }
-    Ok(binary)
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// VmRSS and VmHWM of a process, in KiB.
-pub(crate) fn rss_kib(pid: u32) -> Option<(u64, u64)> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-/// Resets VmHWM to the current RSS (Linux `clear_refs` value 5); false where not permitted.
-fn reset_peak(pid: u32) -> bool {
-    fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
 /// One unit of work against a contender or against the bridge itself.

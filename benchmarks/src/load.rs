@@ -1,4 +1,4 @@
-//! `cargo xtask bench-load`: a bounded load test (issue 5). 64 MCP clients over HTTP call
+//! `cargo benchmarks load`: a bounded load test (issue 5). 64 MCP clients over HTTP call
 //! `get_single_1_password_user_by_id` against the simulated bridge for a fixed time; the run
 //! reports calls/s, p50/p99, failed calls and RSS over time, then checks the server still answers.
 
@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use serde_json::json;
 
-use crate::bench::{Running, first_user_ids, percentile};
-use crate::bench_client::HttpSession;
-use crate::bench_matrix::rss_kib;
+use crate::client::HttpSession;
+use crate::harness::{Running, first_user_ids, percentile, rss_kib};
 
 pub fn run(root: &Path, clients: usize, seconds: u64) -> Result<()> {
     let running = Running::start(root)?;

@@ -1,4 +1,4 @@
-//! The one MCP client every contender of `cargo xtask bench` is driven by: JSON-RPC over
+//! The one MCP client every contender of `cargo benchmarks matrix` is driven by: JSON-RPC over
 //! Streamable HTTP (reqwest; JSON or SSE answers, with or without a session id) and over stdio
 //! (newline-delimited JSON on a child's stdin/stdout), plus the direct GET that is the limit.
 //!
@@ -34,7 +34,7 @@ fn initialize_params() -> Value {
     json!({
         "protocolVersion": PROTOCOL,
         "capabilities": {},
-        "clientInfo": {"name": "xtask-bench", "version": "1"}
+        "clientInfo": {"name": "op-scim-mcp-benchmarks", "version": "1"}
     })
 }
 

@@ -1,9 +1,9 @@
-//! Renders a `cargo xtask bench` run: docs/benchmarks.md (tables, ratios, targets) and
+//! Renders a `cargo benchmarks matrix` run: docs/benchmarks.md (tables, ratios, targets) and
 //! docs/benchmarks.svg (a hand-built SVG chart: no plotting dependency for two bar charts).
 
 use std::fmt::Write as _;
 
-use crate::bench_matrix::{LEVELS, Measured, RunInfo};
+use crate::results::{FASTMCP_VERSION, LEVELS, Measured, RMCP_OPENAPI_VERSION, RunInfo};
 
 const OURS_HTTP: &str = "op-scim-mcp (HTTP)";
 const OURS_STDIO: &str = "op-scim-mcp (stdio)";
@@ -114,7 +114,7 @@ pub fn render(results: &[Measured], info: &RunInfo) -> (String, String, String) 
         doc,
         "op-scim-mcp against the servers a user would pick instead, and against the direct HTTP call \
          (the physical limit), on one spec (`specs/1password-scim.openapi.yaml`) and one simulated \
-         bridge with 10,000 users, measured side by side in one run of `cargo xtask bench` \
+         bridge with 10,000 users, measured side by side in one run of `cargo benchmarks matrix` \
          (issue 6). This file and `benchmarks.svg` are written by that command; re-run it rather \
          than editing them.\n"
     );
@@ -496,18 +496,16 @@ fn setup(out: &mut String, results: &[Measured], info: &RunInfo) {
     }
     let _ = writeln!(
         out,
-        "\nThe harness: `cargo xtask bench` ({}). It builds op-scim-mcp (release), installs the \
+        "\nThe harness: `cargo benchmarks matrix` ({}). It builds op-scim-mcp (release), installs the \
          pinned peers once (`pip install fastmcp=={}` into `target/bench-venv`; `cargo install \
          --locked --root target/bench-tools rmcp-openapi-server@{}`), writes the spec as JSON for \
          rmcp-openapi-server (it reads JSON only) into `target/bench-tmp/spec.json`, starts \
          `op-scim-mcp sim --users 10000` on 127.0.0.1, and drives every contender with the one \
-         reqwest-based JSON-RPC client in `xtask/src/bench_client.rs`. The FastMCP launcher is \
-         `xtask/bench/fastmcp_server.py` (the bearer token goes to the bridge through the httpx \
-         client's default headers). `cargo xtask bench-latency` is the quick two-way latency check \
+         reqwest-based JSON-RPC client in `benchmarks/src/client.rs`. The FastMCP launcher is \
+         `benchmarks/fastmcp_server.py` (the bearer token goes to the bridge through the httpx \
+         client's default headers). `cargo benchmarks latency` is the quick two-way latency check \
          of op-scim-mcp over HTTP alone.\n",
-        info.options,
-        crate::bench_matrix::FASTMCP_VERSION,
-        crate::bench_matrix::RMCP_OPENAPI_VERSION,
+        info.options, FASTMCP_VERSION, RMCP_OPENAPI_VERSION,
     );
 }
 

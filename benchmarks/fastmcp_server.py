@@ -1,4 +1,4 @@
-"""FastMCP.from_openapi over the project's spec, for `cargo xtask bench`.
+"""FastMCP.from_openapi over the project's spec, for `cargo benchmarks matrix`.
 
 Usage: python fastmcp_server.py SPEC_YAML BRIDGE_URL PORT   (bearer token in OP_SCIM_BEARER_TOKEN)
 

@@ -1,4 +1,4 @@
-//! `cargo xtask bench-replicas`: load against two op-scim-mcp replicas sharing one PostgreSQL
+//! `cargo benchmarks replicas`: load against two op-scim-mcp replicas sharing one PostgreSQL
 //! registry and one cursor key, with one replica killed half-way (issue 8), side by side with a
 //! baseline run in the same invocation: one replica on an SQLite registry under the same load.
 //!
@@ -17,9 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::bench::{TOKEN, build_release, first_user_ids, percentile, spawn, spawn_sim};
-use crate::bench_client::{HttpSession, http_client};
-use crate::bench_matrix::rss_kib;
+use crate::client::{HttpSession, http_client};
+use crate::harness::{TOKEN, build_release, first_user_ids, percentile, rss_kib, spawn, spawn_sim};
 
 const CURSOR_KEY: &str = "bench-replicas-shared-cursor-key-0123456789";
 
@@ -54,7 +53,7 @@ pub fn run(root: &Path, clients: usize, seconds: u64) -> Result<()> {
     let binary = build_release(root)?;
     let postgres = testkit::TempPostgres::start();
     let database_url = postgres.create_database("bench_replicas");
-    let scratch = crate::target_dir(root).join("bench-replicas");
+    let scratch = xtask::target_dir(root).join("bench-replicas");
     std::fs::create_dir_all(&scratch)?;
     let sqlite = scratch.join(format!("baseline-{}.db", std::process::id()));
     let (sim, bridge) = spawn_sim(&binary)?;
