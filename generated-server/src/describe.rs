@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 use generated_server::{EVENTS, INTEGRATIONS};
+use registry::RegistryLocation;
 use runtime::ToolNaming;
-use runtime::registry::RegistryLocation;
 
 use crate::config_file::ConfigFile;
 use crate::settings::{Callers, CursorSecret, ServeConfig, Transport, Upstreams};

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use registry::{RegistryLocation, open_store};
 use runtime::ops::upstream_verdict;
-use runtime::registry::{RegistryLocation, open_store};
 use runtime::upstream::Upstream;
 
 use crate::settings::{ServeConfig, Upstreams};

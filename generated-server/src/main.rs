@@ -12,6 +12,7 @@ mod settings;
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
+use registry::KeyKind;
 
 use crate::cli::Cli;
 use crate::config_file::parse_with_file;
@@ -51,13 +52,9 @@ fn main() -> ExitCode {
     init_logging();
     let outcome = match invocation {
         // The registry commands run before any async runtime exists: the stores block.
-        Invocation::Servers(action, registry) => registry_cmds::servers(action, &registry),
-        Invocation::ApiTokens(action, registry) => {
-            registry_cmds::keys(runtime::registry::KeyKind::ApiToken, action, &registry)
-        }
-        Invocation::AdminKeys(action, registry) => {
-            registry_cmds::keys(runtime::registry::KeyKind::AdminKey, action, &registry)
-        }
+        Invocation::Servers(action, args) => registry_cmds::servers(action, &args),
+        Invocation::ApiTokens(action, args) => registry_cmds::keys(KeyKind::ApiToken, action, &args),
+        Invocation::AdminKeys(action, args) => registry_cmds::keys(KeyKind::AdminKey, action, &args),
         Invocation::Tools(tools) => registry_cmds::print_tools(&tools),
         Invocation::ConfigCheck { serve, live, typed } => {
             let check = matches

@@ -9,13 +9,13 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use generated_server::{CATALOGS, tool_list_json};
-use runtime::Vocabulary;
-use runtime::audit::AuditLog;
-use runtime::gate::{change_record, describe};
-use runtime::registry::{
+use registry::view::{change_record, describe};
+use registry::{
     KeyEntry, KeyKind, NewServer, Registry, RegistryError, RegistryLocation, ServerEntry, open_store,
     parse_time,
 };
+use runtime::Vocabulary;
+use runtime::audit::AuditLog;
 use runtime::scope::ScopeError;
 
 use crate::Failure;

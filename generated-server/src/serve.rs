@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use generated_server::{CATALOGS, EVENTS, GeneratedIntegration, PRODUCT_PROMPTS, SCIM};
+use registry::http::RegistryHttp;
+use registry::{Registry, RegistryLocation, open_store};
 use runtime::audit::AuditLog;
 use runtime::cursor::CursorCodec;
-use runtime::gate::Access;
-use runtime::registry::{Registry, open_store};
 use runtime::serve::{HttpSettings, serve_http, serve_stdio};
 use runtime::server::Integration;
 use runtime::upstream::{Secret, Upstream};
@@ -79,7 +79,17 @@ pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
         None => AuditLog::stderr(),
     });
     // One instance for tool calls, upstream answers and registry errors: what /metrics shows.
-    let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
+    let mut metrics = Metrics::new(env!("CARGO_PKG_VERSION"));
+    let registry = match (&config.registry, config.transport) {
+        (Some(location), Transport::Http) => Some(
+            open_registry(location, &config.public_url)
+                .await?
+                .with_audit(audit.clone())
+                .with_metrics_in(&mut metrics),
+        ),
+        _ => None,
+    };
+    let metrics = Arc::new(metrics);
     // One key for every integration: a cursor is bound to its tool, so it cannot cross.
     let cursor_key = config.cursor_key();
     let integrations = upstreams
@@ -118,7 +128,7 @@ pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
             }
             serve_stdio(server, shutdown).await.map_err(Failure::runtime)
         }
-        Transport::Http => serve_over_http(server, &config, audit.clone(), metrics, shutdown).await,
+        Transport::Http => serve_over_http(server, &config, registry, shutdown).await,
     };
     if let Some(sim) = demo {
         sim.shutdown().await;
@@ -128,32 +138,28 @@ pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
     outcome
 }
 
+/// The registry at `location`, served to HTTP clients; opening may connect to PostgreSQL and
+/// run migrations, blocking work kept off the async workers.
+async fn open_registry(location: &RegistryLocation, public_url: &str) -> Result<RegistryHttp, Failure> {
+    let opening = location.clone();
+    let store = tokio::task::spawn_blocking(move || open_store(&opening))
+        .await
+        .map_err(|error| Failure::runtime(format!("opening the registry: {error}")))?
+        .map_err(|error| Failure::runtime(format!("registry {}: {error}", location.redacted())))?;
+    Ok(RegistryHttp::new(
+        Arc::new(Registry::new(store)),
+        CATALOGS,
+        public_url,
+        "op-scim-mcp",
+    ))
+}
+
 async fn serve_over_http(
     server: McpServer,
     config: &ServeConfig,
-    audit: Arc<AuditLog>,
-    metrics: Arc<Metrics>,
+    registry: Option<RegistryHttp>,
     shutdown: CancellationToken,
 ) -> Result<(), Failure> {
-    let registry = match &config.registry {
-        Some(location) => {
-            let opening = location.clone();
-            // Opening may connect to PostgreSQL and run migrations: blocking work.
-            let store = tokio::task::spawn_blocking(move || open_store(&opening))
-                .await
-                .map_err(|error| Failure::runtime(format!("opening the registry: {error}")))?
-                .map_err(|error| Failure::runtime(format!("registry {}: {error}", location.redacted())))?;
-            Some(Arc::new(Registry::new(store)))
-        }
-        None => None,
-    };
-    let access = registry.as_ref().map(|registry| Access {
-        registry: registry.clone(),
-        catalogs: CATALOGS,
-        public_url: config.public_url.clone(),
-        audit: Some(audit),
-        metrics,
-    });
     let mut settings = HttpSettings::new(config.rules.clone())
         .with_shutdown_grace(config.shutdown_grace)
         .with_connection_limits(config.limits);
@@ -164,12 +170,16 @@ async fn serve_over_http(
             config.scope
         ));
     }
+    if let Some(registry) = &registry {
+        settings = settings.with_extension(Arc::new(registry.clone()));
+    }
     let callers = config.callers;
-    let served = serve_http(server, config.listen, &settings, access, shutdown, |addr| {
+    let served = serve_http(server, config.listen, &settings, shutdown, |addr| {
         announce(addr, callers, config);
     })
     .await
     .map_err(Failure::runtime);
+    drop(settings);
     if let Some(registry) = registry {
         // A PostgreSQL store owns blocking clients; let them go off the async workers.
         let _ = tokio::task::spawn_blocking(move || drop(registry)).await;

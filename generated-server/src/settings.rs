@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use generated_server::{CATALOGS, EVENTS, GeneratedIntegration, INTEGRATIONS, SCIM};
+use registry::RegistryLocation;
 use runtime::connections::ConnectionLimits;
 use runtime::cursor::CursorKey;
 use runtime::http_guard::HostRules;
-use runtime::registry::RegistryLocation;
 use runtime::scope::ScopeError;
 use runtime::upstream::{Secret, Upstream};
 use runtime::{Catalog, Scope, ToolNaming, Vocabulary};

@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use rmcp::model::{ErrorData, Prompt, PromptArgument, Tool};
 use serde_json::Value;
 
-use crate::tool::{PromptSegment, PromptSpec, ToolEntry};
+use crate::spec::{PromptSegment, PromptSpec};
+use crate::tool::ToolEntry;
 
 /// The URI of the scoped tool catalogue resource.
 pub const CATALOGUE_URI: &str = "op-scim://tools/catalogue";

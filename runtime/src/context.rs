@@ -11,7 +11,7 @@ use crate::cursor::CursorCodec;
 use crate::error::{ResourceNoun, ToolError};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimitInfo;
-use crate::tool::ToolSpec;
+use crate::spec::ToolSpec;
 use crate::upstream::{Upstream, UpstreamRequest, UpstreamResponse};
 
 /// Page size bounds of list tools; the generated schemas publish the same numbers.

@@ -14,21 +14,21 @@ pub mod context;
 pub mod cursor;
 mod drain;
 pub mod error;
+pub mod extension;
 pub mod files;
-pub mod gate;
 pub mod http_guard;
 pub mod local_filter;
 pub mod metrics;
 pub mod ops;
 pub mod ratelimit;
 pub mod redact;
-pub mod registry;
 pub mod rfc3339;
 pub mod scim_filter;
 pub mod scim_list;
 pub mod scope;
 pub mod serve;
 pub mod server;
+pub mod spec;
 pub mod tool;
 pub mod upstream;
 
@@ -37,7 +37,8 @@ pub use error::ToolError;
 pub use metrics::Metrics;
 pub use scope::{Scope, Vocabulary};
 pub use server::{McpServer, ServerSettings};
-pub use tool::{Catalog, ToolEntry, ToolNaming, ToolSpec};
+pub use spec::{ToolNaming, ToolSpec};
+pub use tool::{Catalog, ToolEntry};
 
 /// The facade generated code is written against. Not for hand-written code.
 #[doc(hidden)]
@@ -49,10 +50,11 @@ pub mod __codegen {
     pub use crate::local_filter::LocalFilters;
     pub use crate::scim_filter::{CompareOp, FilterBuilder, FilterValue, quote_string};
     pub use crate::scim_list::ScimQuery;
-    pub use crate::tool::{
-        Annotations, BoxFuture, JsonObject, MethodKind, PromptArgumentSpec, PromptSegment, PromptSpec,
-        ReferenceSpec, ToolEntry, ToolRef, ToolSpec,
+    pub use crate::spec::{
+        Annotations, MethodKind, PromptArgumentSpec, PromptSegment, PromptSpec, ReferenceSpec, ToolRef,
+        ToolSpec,
     };
+    pub use crate::tool::{BoxFuture, JsonObject, ToolEntry};
     pub use crate::upstream::UpstreamRequest;
     pub use http::Method;
     pub use serde_json::Value;

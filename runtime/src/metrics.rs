@@ -1,11 +1,12 @@
 //! Prometheus metrics of one server process, exposed at `GET /metrics` (see [`crate::ops`]).
 //!
 //! One [`Metrics`] is created at start-up and shared through an `Arc` by [`crate::Shared`] (tool
-//! calls, upstream responses) and [`crate::gate::Access`] (registry errors), so every series
-//! lands in one registry.
+//! calls, upstream responses); what an HTTP extension counts (the registry's storage errors) is
+//! registered into it with [`Metrics::register`] before it is shared, so every series lands in
+//! one registry.
 //!
 //! Labels are a closed vocabulary: published tool names, outcome kinds, HTTP methods and status
-//! codes, registry operation names, the build version. Nothing a caller sends (ids, emails,
+//! codes, the names an extension registers, the build version. Nothing a caller sends (ids, emails,
 //! filter values, tokens) ever becomes a label, which keeps the series count bounded and the
 //! scrape free of secrets and personal data.
 
@@ -56,11 +57,6 @@ struct UpstreamLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OperationLabels {
-    operation: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
 }
@@ -80,7 +76,6 @@ pub struct Metrics {
     /// A family without labels, so the series appears only once a value is known: a gauge
     /// reading 0 before the bridge said anything would look like an exhausted quota.
     upstream_rate_limit_remaining: Family<NoLabels, Gauge>,
-    registry_errors: Family<OperationLabels, Counter>,
 }
 
 impl Metrics {
@@ -112,12 +107,6 @@ impl Metrics {
             "Requests left in the bridge's rate-limit window, as its last response announced",
             upstream_rate_limit_remaining.clone(),
         );
-        let registry_errors = Family::<OperationLabels, Counter>::default();
-        registry.register(
-            "registry_errors",
-            "Registry storage failures, by operation",
-            registry_errors.clone(),
-        );
         registry.register(
             "build",
             "The running build",
@@ -131,7 +120,6 @@ impl Metrics {
             tool_call_duration,
             upstream_responses,
             upstream_rate_limit_remaining,
-            registry_errors,
         }
     }
 
@@ -169,11 +157,10 @@ impl Metrics {
         }
     }
 
-    /// One registry storage failure during `operation`.
-    pub fn registry_error(&self, operation: &'static str) {
-        self.registry_errors
-            .get_or_create(&OperationLabels { operation })
-            .inc();
+    /// Adds `metric` under `name` (prefixed like every other), for what an extension counts;
+    /// call before the metrics are shared. Its labels must be a closed vocabulary too.
+    pub fn register(&mut self, name: &str, help: &str, metric: impl prometheus_client::registry::Metric) {
+        self.registry.register(name, help, metric);
     }
 
     /// The Prometheus text exposition of every metric.
@@ -226,11 +213,19 @@ mod tests {
 
     #[test]
     fn rendered_series_carry_only_the_closed_label_vocabulary() {
-        let metrics = Metrics::new("1.2.3");
+        let mut metrics = Metrics::new("1.2.3");
+        let extension_errors = Family::<Vec<(&'static str, &'static str)>, Counter>::default();
+        metrics.register(
+            "extension_errors",
+            "What an extension counts",
+            extension_errors.clone(),
+        );
         metrics.tool_call("list_users", OUTCOME_OK, Duration::from_millis(3));
         metrics.tool_call("list_users", "rate_limited", Duration::from_millis(1));
         metrics.upstream_response(&Method::PATCH, 429, None);
-        metrics.registry_error("authorize");
+        extension_errors
+            .get_or_create(&vec![("operation", "authorize")])
+            .inc();
         let text = metrics.render().expect("renders");
         assert!(
             !text.contains("op_scim_mcp_upstream_rate_limit_remaining "),
@@ -244,7 +239,7 @@ mod tests {
             "op_scim_mcp_tool_call_duration_seconds_count{tool=\"list_users\"} 2",
             "op_scim_mcp_tool_call_duration_seconds_bucket{tool=\"list_users\",le=\"0.005\"} 2",
             "op_scim_mcp_upstream_responses_total{method=\"PATCH\",status=\"429\"} 1",
-            "op_scim_mcp_registry_errors_total{operation=\"authorize\"} 1",
+            "op_scim_mcp_extension_errors_total{operation=\"authorize\"} 1",
             "op_scim_mcp_build_info{version=\"1.2.3\"} 1",
             "op_scim_mcp_upstream_rate_limit_remaining 41",
         ] {

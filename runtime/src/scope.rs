@@ -9,7 +9,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::tool::{Catalog, MethodKind, ToolSpec};
+use crate::spec::{MethodKind, ToolSpec};
+use crate::tool::Catalog;
 
 /// One entry of `--methods`: a kind (`read`, `write`, `custom`) or an exact method name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -240,7 +241,7 @@ fn items(values: &[String], axis: Axis, choices: impl Fn() -> String) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tool::Annotations;
+    use crate::spec::Annotations;
 
     fn spec(method: &'static str, kind: MethodKind, tags: &'static [&'static str]) -> ToolSpec {
         ToolSpec {

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connections::ConnectionLimits;
 use crate::drain::{Drain, track_in_flight};
+use crate::extension::HttpExtension;
 use crate::http_guard::HostRules;
 use crate::ops::{READINESS_CHECK_TIMEOUT, Readiness, ReadinessCheck, UpstreamCheck};
 use crate::server::{McpServer, RateLimitSlot};
@@ -102,11 +103,13 @@ pub struct HttpSettings {
     /// Within the grace period, the listener closes once nothing is in flight and no request
     /// has arrived for this long (the load balancers have noticed `/readyz` and moved away).
     pub drain_quiet: Duration,
-    /// Checks `/readyz` runs besides the built-in ones (the upstream, and the registry when
-    /// there is one).
+    /// Checks `/readyz` runs besides the built-in ones (each integration's upstream) and the
+    /// extension's.
     pub readiness_checks: Vec<Arc<dyn ReadinessCheck>>,
     /// Warnings `/readyz` shows in its `warnings` field, e.g. that anyone may call every tool.
     pub notices: Vec<String>,
+    /// What a service beside MCP adds to the server (see [`HttpExtension`]).
+    pub extension: Option<Arc<dyn HttpExtension>>,
 }
 
 impl std::fmt::Debug for HttpSettings {
@@ -119,6 +122,7 @@ impl std::fmt::Debug for HttpSettings {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("drain_quiet", &self.drain_quiet)
             .field("readiness_checks", &checks)
+            .field("extension", &self.extension.is_some())
             .finish()
     }
 }
@@ -132,6 +136,7 @@ impl HttpSettings {
             drain_quiet: DEFAULT_DRAIN_QUIET,
             readiness_checks: Vec::new(),
             notices: Vec::new(),
+            extension: None,
         }
     }
 
@@ -160,6 +165,12 @@ impl HttpSettings {
         self.readiness_checks.push(check);
         self
     }
+
+    /// Plugs `extension` into the server: its layer around `/mcp`, its routes, checks and tasks.
+    pub fn with_extension(mut self, extension: Arc<dyn HttpExtension>) -> Self {
+        self.extension = Some(extension);
+        self
+    }
 }
 
 impl Default for HttpSettings {
@@ -178,13 +189,12 @@ impl Default for HttpSettings {
 /// [`HttpSettings::shutdown_grace`] has passed are answered 503 and counted in the log, and the
 /// server returns within the grace period plus about a second.
 ///
-/// `/metrics` renders the metrics of `server` (its [`crate::Shared`]); give `access` the same
-/// instance so registry errors show there too.
+/// `/metrics` renders the metrics of `server` (its [`crate::Shared`]); an extension that
+/// counts anything registers it there before the server starts.
 pub async fn serve_http(
     server: McpServer,
     addr: SocketAddr,
     settings: &HttpSettings,
-    access: Option<crate::gate::Access>,
     shutdown: CancellationToken,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
@@ -194,6 +204,7 @@ pub async fn serve_http(
     let local = listener.local_addr().map_err(ServeError::Http)?;
     let rules = settings.rules.clone().with_own_origins(local.port());
     let shared = server.shared().clone();
+    let extension = settings.extension.as_deref();
     let mut checks: Vec<Arc<dyn ReadinessCheck>> = server
         .integrations()
         .iter()
@@ -204,51 +215,38 @@ pub async fn serve_http(
             )) as Arc<dyn ReadinessCheck>
         })
         .collect();
-    if let Some(access) = &access {
-        if !Arc::ptr_eq(&access.metrics, &shared.metrics) {
-            tracing::warn!(
-                "the registry's metrics are not the server's: registry errors will not show on /metrics"
-            );
-        }
-        checks.push(Arc::new(crate::gate::RegistryCheck::new(access.clone())));
-    }
+    checks.extend(extension.map(HttpExtension::readiness_checks).unwrap_or_default());
     checks.extend(settings.readiness_checks.iter().cloned());
     let readiness = Arc::new(Readiness::new(checks, shutdown.clone()).with_notices(settings.notices.clone()));
     let ops = crate::ops::ops_router(shared.metrics.clone(), readiness);
 
     let service_stop = CancellationToken::new();
-    let router = http_router(
+    let mcp = http_router(
         server,
         &rules,
         settings.limits.body_read_timeout,
         service_stop.clone(),
     );
+    // The extension's tasks stop with the server, whichever way it returns.
+    let tasks_stop = shutdown.child_token();
+    let _stop_tasks = tasks_stop.clone().drop_guard();
+    let app = match extension {
+        None => mcp,
+        Some(extension) => {
+            for task in extension.background_tasks(tasks_stop.clone()) {
+                tokio::spawn(task);
+            }
+            extension.layer(mcp).merge(extension.routes())
+        }
+    };
     let drain = Drain::new();
     let track = axum::middleware::from_fn_with_state(drain.clone(), track_in_flight);
     let hosts =
         axum::middleware::from_fn_with_state(Arc::new(rules), crate::http_guard::check_host_and_origin);
-    // The ops routes match first (probes send any Host and no token); everything else (MCP,
-    // admin) falls through to the guarded application: Host and Origin checked, then tracked
-    // for the drain.
-    let app = match access {
-        None => ops.fallback_service(tower::Layer::layer(&hosts, tower::Layer::layer(&track, router))),
-        Some(access) => {
-            tokio::spawn(crate::gate::purge_periodically(
-                access.clone(),
-                Duration::from_secs(30),
-                shutdown.clone(),
-            ));
-            let app = router
-                .layer(axum::middleware::from_fn_with_state(
-                    access.clone(),
-                    crate::gate::gate_mcp,
-                ))
-                .merge(crate::gate::admin_router(access));
-            // The `/mcp/<token>` form is rewritten before routing, so both forms reach one route.
-            let app = tower::Layer::layer(&axum::middleware::from_fn(crate::gate::lift_path_token), app);
-            ops.fallback_service(tower::Layer::layer(&hosts, tower::Layer::layer(&track, app)))
-        }
-    };
+    // The ops routes match first (probes send any Host and no token); everything else (MCP and
+    // what the extension adds) falls through to the guarded application: Host and Origin
+    // checked, then tracked for the drain.
+    let app = ops.fallback_service(tower::Layer::layer(&hosts, tower::Layer::layer(&track, app)));
     on_ready(local);
     let stop_accepting = CancellationToken::new();
     let serving = crate::connections::serve(listener, app, settings.limits, stop_accepting.clone());

@@ -24,7 +24,8 @@ use crate::error::ToolError;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimitInfo;
 use crate::scope::Scope;
-use crate::tool::{Catalog, PromptSpec, ReferenceSpec, ToolEntry, ToolNaming, ToolSpec};
+use crate::spec::{MethodKind, PromptSegment, PromptSpec, ReferenceSpec, ToolNaming, ToolSpec};
+use crate::tool::{Catalog, ToolEntry};
 use crate::upstream::UpstreamRequest;
 
 /// The `_meta` key under which results carry the normalized upstream rate-limit state.
@@ -267,7 +268,7 @@ impl McpServer {
         let Some(tool) = tool else {
             return Err(ErrorData::invalid_params(format!("Unknown tool: {name}"), None));
         };
-        let audited = tool.entry.spec.kind != crate::tool::MethodKind::Read;
+        let audited = tool.entry.spec.kind != MethodKind::Read;
         let call = match (&tool.shared.audit, audited) {
             (Some(audit), true) => {
                 let call = AuditedCall::new(tool, principal, &arguments);
@@ -478,7 +479,7 @@ impl McpServer {
         let mut offered: Vec<&OfferedPrompt> = Vec::new();
         for prompt in &self.inner.prompts {
             let usable = prompt.spec.segments.iter().all(|segment| match segment {
-                crate::tool::PromptSegment::Tool { resource, method } => self
+                PromptSegment::Tool { resource, method } => self
                     .visible(principal)
                     .any(|tool| tool.entry.spec.resource == *resource && tool.entry.spec.method == *method),
                 _ => true,

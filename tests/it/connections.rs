@@ -26,7 +26,7 @@ async fn serve(limits: ConnectionLimits) -> (SocketAddr, CancellationToken) {
     tokio::spawn(async move {
         let settings = HttpSettings::default().with_connection_limits(limits);
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-        let _ = serve_http(server, loopback, &settings, None, token, move |addr| {
+        let _ = serve_http(server, loopback, &settings, token, move |addr| {
             let _ = ready.send(addr);
         })
         .await;

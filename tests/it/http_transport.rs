@@ -26,16 +26,9 @@ async fn start(config: SimConfig) -> Running {
     let token = shutdown.clone();
     let task = tokio::spawn(async move {
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-        serve_http(
-            server,
-            loopback,
-            &HttpSettings::default(),
-            None,
-            token,
-            move |addr| {
-                let _ = ready.send(addr);
-            },
-        )
+        serve_http(server, loopback, &HttpSettings::default(), token, move |addr| {
+            let _ = ready.send(addr);
+        })
         .await
         .expect("serves");
     });

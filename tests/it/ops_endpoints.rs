@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bridge_sim::{Faults, HeaderFamily, RateLimitFault, RunningSim, SimConfig};
+use generated_server::CATALOGS;
 use generated_server::generated::registry::UPSTREAM_NAME;
-use runtime::McpServer;
-use runtime::gate::Access;
-use runtime::registry::{Registry, RegistryLocation, open_store};
+use registry::http::RegistryHttp;
+use registry::{Registry, RegistryLocation, open_store};
 use runtime::serve::{HttpSettings, ServeError, serve_http};
+use runtime::{McpServer, Metrics};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -22,13 +23,13 @@ struct Running {
     task: tokio::task::JoinHandle<Result<(), ServeError>>,
 }
 
-async fn serve(server: McpServer, settings: HttpSettings, access: Option<Access>) -> Running {
+async fn serve(server: McpServer, settings: HttpSettings) -> Running {
     let shutdown = CancellationToken::new();
     let (ready, address) = tokio::sync::oneshot::channel();
     let token = shutdown.clone();
     let task = tokio::spawn(async move {
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-        serve_http(server, loopback, &settings, access, token, move |addr| {
+        serve_http(server, loopback, &settings, token, move |addr| {
             let _ = ready.send(addr);
         })
         .await
@@ -44,7 +45,7 @@ async fn serve(server: McpServer, settings: HttpSettings, access: Option<Access>
 async fn over_simulator(config: SimConfig, settings: HttpSettings) -> (RunningSim, Running) {
     let sim = simulator(config).await;
     let server = TestServer::new(&sim.base_url(), sim.token()).build();
-    let running = serve(server, settings, None).await;
+    let running = serve(server, settings).await;
     (sim, running)
 }
 
@@ -118,7 +119,7 @@ async fn readyz_is_ready_with_the_bridge_up_and_names_the_upstream_when_it_is_do
     running.shutdown.cancel();
     sim.shutdown().await;
 
-    let offline = serve(TestServer::offline().build(), HttpSettings::default(), None).await;
+    let offline = serve(TestServer::offline().build(), HttpSettings::default()).await;
     let unready = get(&format!("{}/readyz", offline.base)).await;
     assert_eq!(unready.status(), 503);
     let body: Value = unready.json().await.expect("json");
@@ -147,15 +148,13 @@ async fn readyz_names_the_registry_when_its_database_goes_away_and_the_errors_ar
     .await
     .expect("setup");
     let sim = simulator(SimConfig::default()).await;
-    let server = TestServer::new(&sim.base_url(), sim.token()).build();
-    let access = Access {
-        registry: Arc::new(Registry::new(store)),
-        catalogs: generated_server::CATALOGS,
-        public_url: String::new(),
-        audit: None,
-        metrics: server.shared().metrics.clone(),
-    };
-    let running = serve(server, HttpSettings::default(), Some(access)).await;
+    let mut metrics = Metrics::default();
+    let registry = RegistryHttp::new(Arc::new(Registry::new(store)), CATALOGS, "", "op-scim-mcp")
+        .with_metrics_in(&mut metrics);
+    let server = TestServer::new(&sim.base_url(), sim.token())
+        .metrics(Arc::new(metrics))
+        .build();
+    let running = serve(server, HttpSettings::default().with_extension(Arc::new(registry))).await;
     assert_eq!(get(&format!("{}/healthz", running.base)).await.status(), 200);
     let unready = get(&format!("{}/readyz", running.base)).await;
     assert_eq!(unready.status(), 503);

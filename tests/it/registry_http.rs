@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bridge_sim::{RunningSim, SimConfig};
-use generated_server::TOOLS;
+use generated_server::{CATALOGS, TOOLS};
+use registry::http::RegistryHttp;
+use registry::{KeyKind, NewServer, Registry, SqliteStore};
 use runtime::Scope;
 use runtime::audit::AuditLog;
-use runtime::gate::Access;
-use runtime::registry::{KeyKind, NewServer, Registry, SqliteStore};
 use runtime::serve::{HttpSettings, serve_http};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -52,26 +52,14 @@ async fn start() -> Fixture {
         .build();
     let shutdown = CancellationToken::new();
     let (ready, address) = tokio::sync::oneshot::channel();
-    let access = Access {
-        registry: registry.clone(),
-        catalogs: generated_server::CATALOGS,
-        public_url: String::new(),
-        audit: Some(audit_log),
-        metrics: server.shared().metrics.clone(),
-    };
+    let extension = RegistryHttp::new(registry.clone(), CATALOGS, "", "op-scim-mcp").with_audit(audit_log);
+    let settings = HttpSettings::default().with_extension(Arc::new(extension));
     let token = shutdown.clone();
     tokio::spawn(async move {
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-        let _ = serve_http(
-            server,
-            loopback,
-            &HttpSettings::default(),
-            Some(access),
-            token,
-            move |addr| {
-                let _ = ready.send(addr);
-            },
-        )
+        let _ = serve_http(server, loopback, &settings, token, move |addr| {
+            let _ = ready.send(addr);
+        })
         .await;
     });
     let addr = address.await.expect("listening");

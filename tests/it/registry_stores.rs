@@ -5,7 +5,7 @@
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime};
 
-use runtime::registry::{
+use registry::{
     AccessDenied, KeyKind, NewServer, Registry, RegistryError, RegistryLocation, RegistryStore, open_store,
 };
 use testkit::TempPostgres;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use runtime::registry::{NewServer, Registry, RegistryLocation, open_store};
+use registry::{NewServer, Registry, RegistryLocation, open_store};
 use testkit::TempPostgres;
 
 /// A fresh database on the shared TLS server, and the server kept alive with it.

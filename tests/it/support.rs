@@ -8,7 +8,7 @@ use generated_server::{CATALOG, INTEGRATION_LABEL};
 use runtime::audit::AuditLog;
 use runtime::cursor::{CursorCodec, CursorKey};
 use runtime::upstream::{Secret, Upstream, UpstreamConfig};
-use runtime::{McpServer, Scope, ServerSettings, Shared, ToolNaming};
+use runtime::{McpServer, Metrics, Scope, ServerSettings, Shared, ToolNaming};
 
 /// What a scope may name: the method names and tags of every integration's tools.
 pub fn vocabulary() -> runtime::Vocabulary {
@@ -41,6 +41,7 @@ pub struct TestServer {
     naming: ToolNaming,
     scope: Scope,
     audit: Option<Arc<AuditLog>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl TestServer {
@@ -50,6 +51,7 @@ impl TestServer {
             naming: ToolNaming::Default,
             scope: Scope::default(),
             audit: None,
+            metrics: None,
         }
     }
 
@@ -73,6 +75,13 @@ impl TestServer {
         self
     }
 
+    /// Counts into `metrics` (where an extension registered its own series) instead of a
+    /// fresh instance.
+    pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     pub fn tune(mut self, tune: impl FnOnce(&mut UpstreamConfig)) -> Self {
         tune(&mut self.upstream);
         self
@@ -84,6 +93,9 @@ impl TestServer {
             .with_upstream_name(generated_server::generated::registry::UPSTREAM_NAME);
         if let Some(audit) = self.audit {
             shared = shared.with_audit(audit);
+        }
+        if let Some(metrics) = self.metrics {
+            shared = shared.with_metrics(metrics);
         }
         let settings = ServerSettings {
             naming: self.naming,

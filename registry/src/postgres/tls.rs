@@ -16,8 +16,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::registry::RegistryError;
-use crate::registry::location::{RootCert, TlsMode, TlsSettings};
+use super::url::{RootCert, TlsMode, TlsSettings};
+use crate::error::RegistryError;
 
 /// How a pooled connection is opened.
 #[derive(Clone)]

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use ::postgres::{Client, Config};
 
 use super::tls::{self, Connector};
-use crate::registry::RegistryError;
-use crate::registry::location::TlsSettings;
+use super::url::TlsSettings;
+use crate::error::RegistryError;
 
 pub(super) struct Pool {
     config: Config,

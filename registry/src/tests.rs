@@ -66,7 +66,7 @@ fn a_new_database_file_is_readable_by_its_owner_only() {
     let path = dir.join("state.db");
     let _ = std::fs::remove_file(&path);
     drop(SqliteStore::open(&path).expect("store"));
-    assert_eq!(crate::files::readable_by_others(&path), None);
+    assert_eq!(runtime::files::readable_by_others(&path), None);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

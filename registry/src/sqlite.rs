@@ -6,7 +6,9 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use super::{KeyEntry, KeyKind, RegistryError, RegistryStore, ServerEntry, TokenHash, from_unix, to_unix};
+use crate::entry::{KeyEntry, KeyKind, ServerEntry, TokenHash, from_unix, to_unix};
+use crate::error::RegistryError;
+use crate::store::RegistryStore;
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &["CREATE TABLE servers (
@@ -36,7 +38,7 @@ impl SqliteStore {
     /// runs pending migrations.
     pub fn open(path: &Path) -> Result<Self, RegistryError> {
         // SQLite gives its journal files the mode of the database file, so they are private too.
-        crate::files::create_private(path)
+        runtime::files::create_private(path)
             .map_err(|error| RegistryError::Storage(format!("{}: {error}", path.display())))?;
         let connection = Connection::open(path).map_err(storage)?;
         Self::migrate(connection)

@@ -1,6 +1,6 @@
 //! The PostgreSQL store, for several replicas sharing one registry.
 //!
-//! It behaves as [`super::SqliteStore`] does, table for table. The client is synchronous, like
+//! It behaves as [`crate::SqliteStore`] does, table for table. The client is synchronous, like
 //! the trait: async callers run it under `tokio::task::spawn_blocking` (each client blocks on
 //! its own small runtime, which must not happen on an async worker thread).
 //!
@@ -10,16 +10,19 @@
 
 mod pool;
 mod tls;
+pub(crate) mod url;
 
 use std::time::{Duration, SystemTime};
 
 use ::postgres::error::SqlState;
 use ::postgres::{Client, Row, Transaction};
 
-use super::location::postgres_config;
-use super::{KeyEntry, KeyKind, RegistryError, RegistryStore, ServerEntry, TokenHash, from_unix, to_unix};
+use crate::entry::{KeyEntry, KeyKind, ServerEntry, TokenHash, from_unix, to_unix};
+use crate::error::RegistryError;
+use crate::store::RegistryStore;
 use pool::Pool;
 use tls::Connector;
+use url::postgres_config;
 
 /// How long opening a connection may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,0 +1,197 @@
+//! The registry of scoped MCP servers: one process serves many, each with its own methods,
+//! tags, expiry and secret token.
+//!
+//! Tokens are 256-bit random values shown once at creation and stored only as SHA-256 hashes;
+//! a presented token is hashed, looked up, and compared in constant time. Storage sits behind
+//! [`RegistryStore`]: an embedded SQLite file for one replica, or a PostgreSQL database that
+//! several replicas share (see [`RegistryLocation`]).
+//!
+//! Over HTTP the registry plugs into the runtime's server through one extension point
+//! ([`http::RegistryHttp`]): it admits each `/mcp` request for a live entry, serves the admin
+//! API, reports its storage to `/readyz` and purges expired entries.
+
+mod entry;
+mod error;
+pub mod http;
+mod location;
+mod postgres;
+mod sqlite;
+mod store;
+pub mod view;
+
+use std::fmt;
+use std::time::SystemTime;
+
+use subtle::ConstantTimeEq as _;
+
+use runtime::{Scope, Vocabulary};
+
+pub use entry::{
+    DEFAULT_METHODS, KeyEntry, KeyKind, MAX_NAME_CHARS, MIN_LIFETIME, NewServer, SecretToken, ServerEntry,
+    TokenHash, hash_token,
+};
+use entry::{checked_name, from_unix, new_id, to_unix};
+pub use error::{AccessDenied, RegistryError};
+pub use location::{RegistryLocation, open_store};
+pub use postgres::PostgresStore;
+pub use runtime::rfc3339::{TimeError, format_time, parse_time};
+pub use sqlite::SqliteStore;
+pub use store::RegistryStore;
+
+/// The registry's logic over a store.
+pub struct Registry {
+    store: Box<dyn RegistryStore>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Registry")
+    }
+}
+
+impl Registry {
+    pub fn new(store: Box<dyn RegistryStore>) -> Self {
+        Self { store }
+    }
+
+    /// Creates a server whose scope names only what `vocabulary` knows; `matches_any` says
+    /// whether a scope selects at least one tool.
+    pub fn create_server(
+        &self,
+        new: NewServer,
+        now: SystemTime,
+        vocabulary: &Vocabulary,
+        matches_any: impl Fn(&Scope) -> bool,
+    ) -> Result<(ServerEntry, SecretToken), RegistryError> {
+        let name = checked_name(&new.name)?;
+        let default_methods: Vec<String> = DEFAULT_METHODS
+            .iter()
+            .map(|method| (*method).to_owned())
+            .collect();
+        let methods = new.methods.unwrap_or(default_methods);
+        let scope = Scope::parse(Some(&methods), new.tags.as_deref(), vocabulary)?;
+        if !matches_any(&scope) {
+            return Err(RegistryError::EmptyScope(scope.to_string()));
+        }
+        if let Some(at) = new.expires_at
+            && at < now + MIN_LIFETIME
+        {
+            return Err(RegistryError::ExpiresTooSoon(format_time(at)));
+        }
+        // Times are kept to the second, as stored, so what is returned is what is read back.
+        let entry = ServerEntry {
+            id: new_id("srv"),
+            name,
+            methods: scope.method_names(),
+            tags: scope.tags.clone(),
+            expires_at: new.expires_at.map(|at| from_unix(to_unix(at))),
+            require_api_token_auth: new.require_api_token_auth,
+            created_at: from_unix(to_unix(now)),
+        };
+        let token = SecretToken::generate();
+        self.store.insert_server(&entry, &hash_token(token.reveal()))?;
+        Ok((entry, token))
+    }
+
+    pub fn list_servers(&self) -> Result<Vec<ServerEntry>, RegistryError> {
+        self.store.list_servers()
+    }
+
+    pub fn revoke_server(&self, id_or_name: &str) -> Result<Option<ServerEntry>, RegistryError> {
+        self.store.delete_server(id_or_name)
+    }
+
+    pub fn purge_expired(&self, now: SystemTime) -> Result<Vec<ServerEntry>, RegistryError> {
+        self.store.purge_expired(now)
+    }
+
+    /// Whether the storage answers: what a readiness probe (`/readyz`) asks.
+    pub fn ping(&self) -> Result<(), RegistryError> {
+        self.store.ping()
+    }
+
+    pub fn create_key(
+        &self,
+        kind: KeyKind,
+        name: &str,
+        now: SystemTime,
+    ) -> Result<(KeyEntry, SecretToken), RegistryError> {
+        let name = checked_name(name)?;
+        let prefix = match kind {
+            KeyKind::ApiToken => "tok",
+            KeyKind::AdminKey => "adm",
+        };
+        let entry = KeyEntry {
+            id: new_id(prefix),
+            name,
+            created_at: from_unix(to_unix(now)),
+        };
+        let token = SecretToken::generate();
+        self.store.insert_key(kind, &entry, &hash_token(token.reveal()))?;
+        Ok((entry, token))
+    }
+
+    pub fn list_keys(&self, kind: KeyKind) -> Result<Vec<KeyEntry>, RegistryError> {
+        self.store.list_keys(kind)
+    }
+
+    pub fn revoke_key(&self, kind: KeyKind, id_or_name: &str) -> Result<Option<KeyEntry>, RegistryError> {
+        self.store.delete_key(kind, id_or_name)
+    }
+
+    /// Checks a server token (and, where required, the API token) at request time: the entry,
+    /// and the API token that was checked, if one was.
+    pub fn authorize(
+        &self,
+        server_token: Option<&str>,
+        api_token: Option<&str>,
+        now: SystemTime,
+    ) -> Result<(ServerEntry, Option<KeyEntry>), AccessDenied> {
+        let token = server_token
+            .filter(|token| !token.is_empty())
+            .ok_or(AccessDenied::MissingToken)?;
+        let presented = hash_token(token);
+        let (entry, stored) = self
+            .store
+            .server_by_hash(&presented)
+            .map_err(|_| AccessDenied::Unavailable)?
+            .ok_or(AccessDenied::UnknownToken)?;
+        if !bool::from(stored.ct_eq(&presented)) {
+            return Err(AccessDenied::UnknownToken);
+        }
+        if let Some(at) = entry.expires_at
+            && now >= at
+        {
+            return Err(AccessDenied::Expired(format_time(at)));
+        }
+        if !entry.require_api_token_auth {
+            return Ok((entry, None));
+        }
+        let api_token = api_token.ok_or(AccessDenied::ApiTokenRequired)?;
+        let key = self
+            .check_key(KeyKind::ApiToken, api_token)
+            .map_err(|denied| match denied {
+                AccessDenied::Unavailable => AccessDenied::Unavailable,
+                _ => AccessDenied::BadApiToken,
+            })?;
+        Ok((entry, Some(key)))
+    }
+
+    /// Checks an API token or admin key.
+    pub fn check_key(&self, kind: KeyKind, presented: &str) -> Result<KeyEntry, AccessDenied> {
+        let hash = hash_token(presented);
+        let (entry, stored) = self
+            .store
+            .key_by_hash(kind, &hash)
+            .map_err(|_| AccessDenied::Unavailable)?
+            .ok_or(AccessDenied::UnknownToken)?;
+        if bool::from(stored.ct_eq(&hash)) {
+            Ok(entry)
+        } else {
+            Err(AccessDenied::UnknownToken)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
