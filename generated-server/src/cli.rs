@@ -48,6 +48,7 @@ pub enum Command {
         tools: ToolArgs,
     },
     /// Run the simulated 1Password SCIM bridge and Events API on their own.
+    #[cfg(feature = "demo")]
     Sim(bridge_sim::SimArgs),
     /// Scoped MCP servers in the registry (served over HTTP at /mcp/<token>).
     Servers {

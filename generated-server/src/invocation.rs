@@ -38,6 +38,7 @@ pub enum Invocation {
         listen: String,
         timeout: std::time::Duration,
     },
+    #[cfg(feature = "demo")]
     Sim(bridge_sim::SimArgs),
 }
 
@@ -101,6 +102,7 @@ pub fn settle(cli: Cli, matches: &ArgMatches, command: &ClapCommand) -> Result<I
                 timeout,
             })
         }
+        #[cfg(feature = "demo")]
         Command::Sim(args) => {
             refuse_others(&top_typed, &[], name, command)?;
             Ok(Invocation::Sim(args))

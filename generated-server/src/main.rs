@@ -2,6 +2,7 @@
 
 mod cli;
 mod config_file;
+mod demo;
 mod describe;
 mod invocation;
 mod live_check;
@@ -70,11 +71,8 @@ fn main() -> ExitCode {
         Invocation::Probe { url, listen, timeout } => {
             return serve::probe(url.as_deref(), &listen, timeout);
         }
-        Invocation::Sim(args) => with_runtime(|| async {
-            bridge_sim::run_standalone(args)
-                .await
-                .map_err(|error| Failure::runtime(format!("{error:#}")))
-        }),
+        #[cfg(feature = "demo")]
+        Invocation::Sim(args) => with_runtime(|| demo::run_standalone(args)),
         Invocation::Serve { args, typed } => with_runtime(|| serve::serve(args, typed)),
     };
     match outcome {

@@ -5,19 +5,20 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use generated_server::{CATALOGS, EVENTS, GeneratedIntegration, PRODUCT_PROMPTS, SCIM};
+use generated_server::{CATALOGS, EVENTS, GeneratedIntegration, PRODUCT_PROMPTS};
 use registry::http::RegistryHttp;
 use registry::{Registry, RegistryLocation, open_store};
 use runtime::audit::AuditLog;
 use runtime::cursor::CursorCodec;
 use runtime::serve::{HttpSettings, serve_http, serve_stdio};
 use runtime::server::Integration;
-use runtime::upstream::{Secret, Upstream};
+use runtime::upstream::Upstream;
 use runtime::{McpServer, Metrics, ServerSettings, ToolNaming};
 use tokio_util::sync::CancellationToken;
 
 use crate::Failure;
 use crate::cli::ServeArgs;
+use crate::demo::Demo;
 use crate::settings::{self, Callers, ServeConfig, Transport, Upstreams};
 
 /// Serves `args`; `typed` holds the ids of the options typed on the command line.
@@ -30,42 +31,8 @@ pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
     let mut demo = None;
     let upstreams: Vec<(&'static GeneratedIntegration, Upstream)> = match &config.upstreams {
         Upstreams::Demo { users } => {
-            // Random tokens: the simulator listens on loopback, where any local process could
-            // otherwise call it with a well-known one.
-            let sim_config = bridge_sim::SimConfig {
-                users: *users,
-                token: bridge_sim::random_token(),
-                events: bridge_sim::events::EventsConfig {
-                    tokens: vec![bridge_sim::events::EventsToken {
-                        token: bridge_sim::random_token(),
-                        features: bridge_sim::events::ALL_FEATURES
-                            .iter()
-                            .map(|feature| (*feature).to_owned())
-                            .collect(),
-                    }],
-                    ..bridge_sim::events::EventsConfig::default()
-                },
-                ..bridge_sim::SimConfig::default()
-            };
-            let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-            let sim = bridge_sim::spawn(sim_config, loopback).await.map_err(|error| {
-                Failure::runtime(format!("--demo: cannot start the simulated bridge: {error}"))
-            })?;
-            eprintln!(
-                "demo: simulated 1Password SCIM bridge and Events API at {} ({users} users)",
-                sim.base_url()
-            );
-            let demo_upstream = |integration: &'static GeneratedIntegration, token: &str| {
-                integration
-                    .upstream(sim.base_url(), Secret::new(token))
-                    .map(|upstream| (integration, upstream))
-                    .map_err(|error| Failure::runtime(format!("--demo: {error}")))
-            };
-            let upstreams = vec![
-                demo_upstream(&SCIM, sim.token())?,
-                demo_upstream(&EVENTS, sim.events_token())?,
-            ];
-            demo = Some(sim);
+            let (started, upstreams) = Demo::start(*users).await?;
+            demo = Some(started);
             upstreams
         }
         Upstreams::Remote(remotes) => remotes

@@ -16,5 +16,6 @@ mod registry_stores;
 mod registry_tls;
 mod strict_bridge;
 mod support;
+mod tidy;
 mod two_integrations;
 mod validator;

@@ -37,6 +37,21 @@ pub fn run(root: &Path) -> Result<()> {
             "warnings",
         ],
     )?;
+    // The binary without the simulator (`--no-default-features`): its `cfg` paths compile too.
+    step(
+        root,
+        "lint without the demo feature",
+        &[
+            "clippy",
+            "--package",
+            "generated-server",
+            "--no-default-features",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
     println!("== generated code is fresh");
     let report = regen(root, Mode::Check)?;
     if report.is_stale() {
