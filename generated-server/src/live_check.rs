@@ -51,10 +51,10 @@ async fn upstream(upstream: &Upstream) -> Result<String, String> {
 
 async fn registry(location: RegistryLocation) -> Result<String, String> {
     let shown = location.redacted();
-    // Connecting and migrating block: off the async workers.
-    let opened = tokio::task::spawn_blocking(move || open_store(&location).and_then(|store| store.ping()))
-        .await
-        .map_err(|error| format!("{shown}: {error}"))?;
+    let opened = match open_store(&location).await {
+        Ok(store) => store.ping().await,
+        Err(error) => Err(error),
+    };
     opened
         .map(|()| format!("{shown} answers, and its schema is current"))
         .map_err(|error| format!("{shown}: {error}"))

@@ -1,6 +1,7 @@
 //! The registry and listing commands: `servers`, `api-tokens`, `admin-keys`, `tools`.
 //!
-//! They run on the calling thread, outside any async runtime: the stores do blocking I/O.
+//! They run on the calling thread, each store call driven to completion by a current-thread
+//! runtime of the command's own ([`OpenedRegistry::run`]): commands are short and sequential.
 //! Each change is audited like the same change through the admin API, with the operating
 //! system user as the actor.
 
@@ -30,7 +31,20 @@ enum Opening {
     Existing,
 }
 
-fn open_registry(args: &RegistryArgs, opening: Opening) -> Result<Registry, Failure> {
+/// A registry opened for a command, with the runtime its async store runs on.
+struct OpenedRegistry {
+    registry: Registry,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl OpenedRegistry {
+    /// Drives `work` (a call to [`OpenedRegistry::registry`]) to completion.
+    fn run<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+        self.runtime.block_on(work)
+    }
+}
+
+fn open_registry(args: &RegistryArgs, opening: Opening) -> Result<OpenedRegistry, Failure> {
     let (location, flag) = match (&args.state, &args.database_url) {
         (Some(_), Some(_)) => {
             return Err(Failure::config(
@@ -53,9 +67,17 @@ fn open_registry(args: &RegistryArgs, opening: Opening) -> Result<Registry, Fail
             ));
         }
     };
-    let store = open_store(&location)
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::runtime(format!("cannot start the async runtime: {error}")))?;
+    let store = runtime
+        .block_on(open_store(&location))
         .map_err(|error| Failure::runtime(format!("{flag} {}: {error}", location.redacted())))?;
-    Ok(Registry::new(store))
+    Ok(OpenedRegistry {
+        registry: Registry::new(store),
+        runtime,
+    })
 }
 
 fn prepare_sqlite(path: &Path, opening: Opening) -> Result<(), Failure> {
@@ -161,14 +183,19 @@ pub fn servers(action: ServersAction, args: &RegistryArgs) -> Result<(), Failure
             };
             let audit = open_audit(args)?;
             let registry = open_registry(args, Opening::MayCreate)?;
+            let vocabulary = Vocabulary::of(CATALOGS);
             let (entry, token) = registry
-                .create_server(new, SystemTime::now(), &Vocabulary::of(CATALOGS), |scope| {
-                    runtime::Catalog::all_tools(CATALOGS).any(|tool| scope.allows(&tool.spec))
-                })
+                .run(
+                    registry
+                        .registry
+                        .create_server(new, SystemTime::now(), &vocabulary, |scope| {
+                            runtime::Catalog::all_tools(CATALOGS).any(|tool| scope.allows(&tool.spec))
+                        }),
+                )
                 .map_err(|error| Failure::config(flagged(&error)))?;
             if let Err(error) = audit.record_blocking("server.create", change_record(&entry, &actor())) {
                 // Fail closed, as the admin API does: the token was never shown.
-                let _ = registry.revoke_server(&entry.id);
+                let _ = registry.run(registry.registry.revoke_server(&entry.id));
                 return Err(Failure::runtime(format!("{error}; the server was not created")));
             }
             let path = format!("/mcp/{}", token.reveal());
@@ -188,7 +215,9 @@ pub fn servers(action: ServersAction, args: &RegistryArgs) -> Result<(), Failure
         }
         ServersAction::List => {
             let registry = open_registry(args, Opening::Existing)?;
-            let entries = registry.list_servers().map_err(Failure::runtime)?;
+            let entries = registry
+                .run(registry.registry.list_servers())
+                .map_err(Failure::runtime)?;
             print_json(
                 &serde_json::json!({ "servers": entries.iter().map(|e| describe(e, None)).collect::<Vec<_>>() }),
             )
@@ -196,7 +225,7 @@ pub fn servers(action: ServersAction, args: &RegistryArgs) -> Result<(), Failure
         ServersAction::Revoke { id_or_name } => {
             let audit = open_audit(args)?;
             let registry = open_registry(args, Opening::Existing)?;
-            match registry.revoke_server(&id_or_name) {
+            match registry.run(registry.registry.revoke_server(&id_or_name)) {
                 Ok(Some(entry)) => {
                     audit_revocation(&audit, "server.revoke", change_record(&entry, &actor()));
                     print_json(&revoked_server(&entry))
@@ -224,10 +253,10 @@ pub fn keys(kind: KeyKind, action: KeysAction, args: &RegistryArgs) -> Result<()
             let audit = open_audit(args)?;
             let registry = open_registry(args, Opening::MayCreate)?;
             let (entry, secret) = registry
-                .create_key(kind, &name, SystemTime::now())
+                .run(registry.registry.create_key(kind, &name, SystemTime::now()))
                 .map_err(|error| Failure::config(flagged(&error)))?;
             if let Err(error) = audit.record_blocking(&format!("{noun}.create"), key_record(&entry)) {
-                let _ = registry.revoke_key(kind, &entry.id);
+                let _ = registry.run(registry.registry.revoke_key(kind, &entry.id));
                 return Err(Failure::runtime(format!("{error}; nothing was created")));
             }
             eprintln!("The secret is shown only now.");
@@ -235,13 +264,15 @@ pub fn keys(kind: KeyKind, action: KeysAction, args: &RegistryArgs) -> Result<()
         }
         KeysAction::List => {
             let registry = open_registry(args, Opening::Existing)?;
-            let entries = registry.list_keys(kind).map_err(Failure::runtime)?;
+            let entries = registry
+                .run(registry.registry.list_keys(kind))
+                .map_err(Failure::runtime)?;
             print_json(&serde_json::to_value(entries).map_err(Failure::runtime)?)
         }
         KeysAction::Revoke { id_or_name } => {
             let audit = open_audit(args)?;
             let registry = open_registry(args, Opening::Existing)?;
-            match registry.revoke_key(kind, &id_or_name) {
+            match registry.run(registry.registry.revoke_key(kind, &id_or_name)) {
                 Ok(Some(entry)) => {
                     audit_revocation(&audit, &format!("{noun}.revoke"), key_record(&entry));
                     print_json(&serde_json::json!({ "revoked": entry.id, "name": entry.name }))

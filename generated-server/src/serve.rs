@@ -105,13 +105,10 @@ pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
     outcome
 }
 
-/// The registry at `location`, served to HTTP clients; opening may connect to PostgreSQL and
-/// run migrations, blocking work kept off the async workers.
+/// The registry at `location` (connected, its schema migrated), served to HTTP clients.
 async fn open_registry(location: &RegistryLocation, public_url: &str) -> Result<RegistryHttp, Failure> {
-    let opening = location.clone();
-    let store = tokio::task::spawn_blocking(move || open_store(&opening))
+    let store = open_store(location)
         .await
-        .map_err(|error| Failure::runtime(format!("opening the registry: {error}")))?
         .map_err(|error| Failure::runtime(format!("registry {}: {error}", location.redacted())))?;
     Ok(RegistryHttp::new(
         Arc::new(Registry::new(store)),
@@ -141,17 +138,11 @@ async fn serve_over_http(
         settings = settings.with_extension(Arc::new(registry.clone()));
     }
     let callers = config.callers;
-    let served = serve_http(server, config.listen, &settings, shutdown, |addr| {
+    serve_http(server, config.listen, &settings, shutdown, |addr| {
         announce(addr, callers, config);
     })
     .await
-    .map_err(Failure::runtime);
-    drop(settings);
-    if let Some(registry) = registry {
-        // A PostgreSQL store owns blocking clients; let them go off the async workers.
-        let _ = tokio::task::spawn_blocking(move || drop(registry)).await;
-    }
-    served
+    .map_err(Failure::runtime)
 }
 
 /// The start-up log line of an active integration: where its calls go, how many tools it serves.

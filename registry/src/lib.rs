@@ -36,7 +36,7 @@ pub use location::{RegistryLocation, open_store};
 pub use postgres::PostgresStore;
 pub use runtime::rfc3339::{TimeError, format_time, parse_time};
 pub use sqlite::SqliteStore;
-pub use store::RegistryStore;
+pub use store::{RegistryStore, StoreFuture};
 
 /// The registry's logic over a store.
 pub struct Registry {
@@ -56,7 +56,7 @@ impl Registry {
 
     /// Creates a server whose scope names only what `vocabulary` knows; `matches_any` says
     /// whether a scope selects at least one tool.
-    pub fn create_server(
+    pub async fn create_server(
         &self,
         new: NewServer,
         now: SystemTime,
@@ -89,28 +89,30 @@ impl Registry {
             created_at: from_unix(to_unix(now)),
         };
         let token = SecretToken::generate();
-        self.store.insert_server(&entry, &hash_token(token.reveal()))?;
+        self.store
+            .insert_server(&entry, &hash_token(token.reveal()))
+            .await?;
         Ok((entry, token))
     }
 
-    pub fn list_servers(&self) -> Result<Vec<ServerEntry>, RegistryError> {
-        self.store.list_servers()
+    pub async fn list_servers(&self) -> Result<Vec<ServerEntry>, RegistryError> {
+        self.store.list_servers().await
     }
 
-    pub fn revoke_server(&self, id_or_name: &str) -> Result<Option<ServerEntry>, RegistryError> {
-        self.store.delete_server(id_or_name)
+    pub async fn revoke_server(&self, id_or_name: &str) -> Result<Option<ServerEntry>, RegistryError> {
+        self.store.delete_server(id_or_name).await
     }
 
-    pub fn purge_expired(&self, now: SystemTime) -> Result<Vec<ServerEntry>, RegistryError> {
-        self.store.purge_expired(now)
+    pub async fn purge_expired(&self, now: SystemTime) -> Result<Vec<ServerEntry>, RegistryError> {
+        self.store.purge_expired(now).await
     }
 
     /// Whether the storage answers: what a readiness probe (`/readyz`) asks.
-    pub fn ping(&self) -> Result<(), RegistryError> {
-        self.store.ping()
+    pub async fn ping(&self) -> Result<(), RegistryError> {
+        self.store.ping().await
     }
 
-    pub fn create_key(
+    pub async fn create_key(
         &self,
         kind: KeyKind,
         name: &str,
@@ -127,21 +129,27 @@ impl Registry {
             created_at: from_unix(to_unix(now)),
         };
         let token = SecretToken::generate();
-        self.store.insert_key(kind, &entry, &hash_token(token.reveal()))?;
+        self.store
+            .insert_key(kind, &entry, &hash_token(token.reveal()))
+            .await?;
         Ok((entry, token))
     }
 
-    pub fn list_keys(&self, kind: KeyKind) -> Result<Vec<KeyEntry>, RegistryError> {
-        self.store.list_keys(kind)
+    pub async fn list_keys(&self, kind: KeyKind) -> Result<Vec<KeyEntry>, RegistryError> {
+        self.store.list_keys(kind).await
     }
 
-    pub fn revoke_key(&self, kind: KeyKind, id_or_name: &str) -> Result<Option<KeyEntry>, RegistryError> {
-        self.store.delete_key(kind, id_or_name)
+    pub async fn revoke_key(
+        &self,
+        kind: KeyKind,
+        id_or_name: &str,
+    ) -> Result<Option<KeyEntry>, RegistryError> {
+        self.store.delete_key(kind, id_or_name).await
     }
 
     /// Checks a server token (and, where required, the API token) at request time: the entry,
     /// and the API token that was checked, if one was.
-    pub fn authorize(
+    pub async fn authorize(
         &self,
         server_token: Option<&str>,
         api_token: Option<&str>,
@@ -154,6 +162,7 @@ impl Registry {
         let (entry, stored) = self
             .store
             .server_by_hash(&presented)
+            .await
             .map_err(|_| AccessDenied::Unavailable)?
             .ok_or(AccessDenied::UnknownToken)?;
         if !bool::from(stored.ct_eq(&presented)) {
@@ -170,6 +179,7 @@ impl Registry {
         let api_token = api_token.ok_or(AccessDenied::ApiTokenRequired)?;
         let key = self
             .check_key(KeyKind::ApiToken, api_token)
+            .await
             .map_err(|denied| match denied {
                 AccessDenied::Unavailable => AccessDenied::Unavailable,
                 _ => AccessDenied::BadApiToken,
@@ -178,11 +188,12 @@ impl Registry {
     }
 
     /// Checks an API token or admin key.
-    pub fn check_key(&self, kind: KeyKind, presented: &str) -> Result<KeyEntry, AccessDenied> {
+    pub async fn check_key(&self, kind: KeyKind, presented: &str) -> Result<KeyEntry, AccessDenied> {
         let hash = hash_token(presented);
         let (entry, stored) = self
             .store
             .key_by_hash(kind, &hash)
+            .await
             .map_err(|_| AccessDenied::Unavailable)?
             .ok_or(AccessDenied::UnknownToken)?;
         if bool::from(stored.ct_eq(&hash)) {

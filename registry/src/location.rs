@@ -77,11 +77,18 @@ impl fmt::Display for RegistryLocation {
     }
 }
 
-/// Opens the store at `location`, running pending schema migrations.
-pub fn open_store(location: &RegistryLocation) -> Result<Box<dyn RegistryStore>, RegistryError> {
+/// Opens the store at `location`, running pending schema migrations. A SQLite file is opened
+/// on the blocking pool (it is file I/O); PostgreSQL connects asynchronously.
+pub async fn open_store(location: &RegistryLocation) -> Result<Box<dyn RegistryStore>, RegistryError> {
     match location {
-        RegistryLocation::Sqlite(path) => Ok(Box::new(SqliteStore::open(path)?)),
-        RegistryLocation::Postgres(url) => Ok(Box::new(PostgresStore::connect(url)?)),
+        RegistryLocation::Sqlite(path) => {
+            let path = path.clone();
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+                .await
+                .map_err(|error| RegistryError::Storage(format!("opening the SQLite registry: {error}")))??;
+            Ok(Box::new(store))
+        }
+        RegistryLocation::Postgres(url) => Ok(Box::new(PostgresStore::connect(url).await?)),
     }
 }
 

@@ -1,14 +1,19 @@
 //! The embedded SQLite store (default), with versioned migrations.
+//!
+//! rusqlite is synchronous and SQLite does file I/O, so every call runs on tokio's blocking
+//! pool ([`SqliteStore::blocking`]), one at a time on the one connection, never on an async
+//! worker. An async SQLite crate would do the same with a thread of its own, for one more
+//! dependency.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use crate::entry::{KeyEntry, KeyKind, ServerEntry, TokenHash, from_unix, to_unix};
 use crate::error::RegistryError;
-use crate::store::RegistryStore;
+use crate::store::{RegistryStore, StoreFuture};
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &["CREATE TABLE servers (
@@ -30,12 +35,18 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE servers (
     );"];
 
 pub struct SqliteStore {
+    db: Arc<SqliteDb>,
+}
+
+/// The connection and its synchronous calls, run by [`SqliteStore::blocking`].
+struct SqliteDb {
     connection: Mutex<Connection>,
 }
 
 impl SqliteStore {
     /// Opens (creating on first use, readable by its owner only) the database at `path` and
-    /// runs pending migrations.
+    /// runs pending migrations. Blocking file I/O: call it off the async workers
+    /// ([`crate::open_store`] does).
     pub fn open(path: &Path) -> Result<Self, RegistryError> {
         // SQLite gives its journal files the mode of the database file, so they are private too.
         runtime::files::create_private(path)
@@ -79,10 +90,27 @@ impl SqliteStore {
             .map_err(storage)?;
         transaction.commit().map_err(storage)?;
         Ok(Self {
-            connection: Mutex::new(connection),
+            db: Arc::new(SqliteDb {
+                connection: Mutex::new(connection),
+            }),
         })
     }
 
+    /// Runs `work` on the connection on tokio's blocking pool.
+    fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&SqliteDb) -> Result<T, RegistryError> + Send + 'static,
+    ) -> StoreFuture<'_, T> {
+        let db = self.db.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || work(&db))
+                .await
+                .map_err(|error| RegistryError::Storage(format!("the SQLite task failed: {error}")))?
+        })
+    }
+}
+
+impl SqliteDb {
     fn with<T>(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, RegistryError> {
         let connection = self
             .connection
@@ -153,7 +181,8 @@ fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(KeyEntry, TokenHash)> {
     ))
 }
 
-impl RegistryStore for SqliteStore {
+/// The calls themselves, synchronous.
+impl SqliteDb {
     fn insert_server(&self, entry: &ServerEntry, token_hash: &TokenHash) -> Result<(), RegistryError> {
         let outcome = self.with(|db| {
             db.execute(
@@ -288,5 +317,65 @@ impl RegistryStore for SqliteStore {
     fn ping(&self) -> Result<(), RegistryError> {
         self.with(|db| db.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)))
             .map(|_| ())
+    }
+}
+
+impl RegistryStore for SqliteStore {
+    fn insert_server<'a>(&'a self, entry: &'a ServerEntry, token_hash: &'a TokenHash) -> StoreFuture<'a, ()> {
+        let (entry, token_hash) = (entry.clone(), *token_hash);
+        self.blocking(move |db| db.insert_server(&entry, &token_hash))
+    }
+
+    fn list_servers(&self) -> StoreFuture<'_, Vec<ServerEntry>> {
+        self.blocking(SqliteDb::list_servers)
+    }
+
+    fn server_by_hash<'a>(
+        &'a self,
+        token_hash: &'a TokenHash,
+    ) -> StoreFuture<'a, Option<(ServerEntry, TokenHash)>> {
+        let token_hash = *token_hash;
+        self.blocking(move |db| db.server_by_hash(&token_hash))
+    }
+
+    fn delete_server<'a>(&'a self, id_or_name: &'a str) -> StoreFuture<'a, Option<ServerEntry>> {
+        let id_or_name = id_or_name.to_owned();
+        self.blocking(move |db| db.delete_server(&id_or_name))
+    }
+
+    fn purge_expired(&self, now: SystemTime) -> StoreFuture<'_, Vec<ServerEntry>> {
+        self.blocking(move |db| db.purge_expired(now))
+    }
+
+    fn insert_key<'a>(
+        &'a self,
+        kind: KeyKind,
+        entry: &'a KeyEntry,
+        hash: &'a TokenHash,
+    ) -> StoreFuture<'a, ()> {
+        let (entry, hash) = (entry.clone(), *hash);
+        self.blocking(move |db| db.insert_key(kind, &entry, &hash))
+    }
+
+    fn list_keys(&self, kind: KeyKind) -> StoreFuture<'_, Vec<KeyEntry>> {
+        self.blocking(move |db| db.list_keys(kind))
+    }
+
+    fn key_by_hash<'a>(
+        &'a self,
+        kind: KeyKind,
+        hash: &'a TokenHash,
+    ) -> StoreFuture<'a, Option<(KeyEntry, TokenHash)>> {
+        let hash = *hash;
+        self.blocking(move |db| db.key_by_hash(kind, &hash))
+    }
+
+    fn delete_key<'a>(&'a self, kind: KeyKind, id_or_name: &'a str) -> StoreFuture<'a, Option<KeyEntry>> {
+        let id_or_name = id_or_name.to_owned();
+        self.blocking(move |db| db.delete_key(kind, &id_or_name))
+    }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        self.blocking(SqliteDb::ping)
     }
 }

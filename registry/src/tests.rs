@@ -17,8 +17,8 @@ fn read_only() -> NewServer {
     }
 }
 
-#[test]
-fn the_database_file_holds_no_token() {
+#[tokio::test]
+async fn the_database_file_holds_no_token() {
     let dir = std::env::temp_dir().join(format!("op-scim-registry-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("state.db");
@@ -27,15 +27,19 @@ fn the_database_file_holds_no_token() {
     let now = SystemTime::now();
     let (_, token) = registry
         .create_server(read_only(), now, &vocabulary(), |_| true)
+        .await
         .expect("created");
-    let (_, admin) = registry.create_key(KeyKind::AdminKey, "ops", now).expect("admin");
+    let (_, admin) = registry
+        .create_key(KeyKind::AdminKey, "ops", now)
+        .await
+        .expect("admin");
     drop(registry);
     let bytes = std::fs::read(&path).expect("db file");
     let haystack = String::from_utf8_lossy(&bytes);
     assert!(!haystack.contains(token.reveal()) && !haystack.contains(admin.reveal()));
     // Reopening runs no migration twice and keeps the entries.
     let reopened = Registry::new(Box::new(SqliteStore::open(&path).expect("reopen")));
-    assert_eq!(reopened.list_servers().expect("list").len(), 1);
+    assert_eq!(reopened.list_servers().await.expect("list").len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -70,8 +74,8 @@ fn a_new_database_file_is_readable_by_its_owner_only() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn names_are_bounded_and_plain() {
+#[tokio::test]
+async fn names_are_bounded_and_plain() {
     let registry = Registry::new(Box::new(SqliteStore::in_memory().expect("store")));
     let now = SystemTime::now();
     let named = |name: &str| NewServer {
@@ -85,21 +89,24 @@ fn names_are_bounded_and_plain() {
     ] {
         let error = registry
             .create_server(named(&name), now, &vocabulary(), |_| true)
+            .await
             .expect_err("refused");
         assert!(error.to_string().contains(expected), "{error}");
         let error = registry
             .create_key(KeyKind::ApiToken, &name, now)
+            .await
             .expect_err("refused");
         assert!(error.to_string().contains(expected), "{error}");
     }
     let (entry, _) = registry
         .create_server(named(&"é".repeat(200)), now, &vocabulary(), |_| true)
+        .await
         .expect("200 characters are fine");
     assert_eq!(entry.name.chars().count(), 200);
 }
 
-#[test]
-fn a_server_without_methods_is_read_only_and_an_empty_list_is_refused() {
+#[tokio::test]
+async fn a_server_without_methods_is_read_only_and_an_empty_list_is_refused() {
     let registry = Registry::new(Box::new(SqliteStore::in_memory().expect("store")));
     let now = SystemTime::now();
     let unscoped = NewServer {
@@ -108,6 +115,7 @@ fn a_server_without_methods_is_read_only_and_an_empty_list_is_refused() {
     };
     let (entry, _) = registry
         .create_server(unscoped, now, &vocabulary(), |_| true)
+        .await
         .expect("created");
     assert_eq!(entry.methods, ["read"]);
     assert!(entry.tags.is_empty());
@@ -118,6 +126,7 @@ fn a_server_without_methods_is_read_only_and_an_empty_list_is_refused() {
     };
     let error = registry
         .create_server(empty, now, &vocabulary(), |_| true)
+        .await
         .expect_err("refused");
     assert!(matches!(error, RegistryError::Scope(_)), "{error}");
 }

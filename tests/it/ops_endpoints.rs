@@ -135,18 +135,23 @@ async fn readyz_is_ready_with_the_bridge_up_and_names_the_upstream_when_it_is_do
 
 #[tokio::test]
 async fn readyz_names_the_registry_when_its_database_goes_away_and_the_errors_are_counted() {
-    // A real PostgreSQL registry whose server is then stopped. The client blocks, so the setup
-    // runs off the async workers.
-    let (_postgres, store) = tokio::task::spawn_blocking(|| {
+    // A real PostgreSQL registry whose server is then stopped. Starting and stopping the server
+    // block (processes, a synchronous client), so they run off the async workers.
+    let (postgres, url) = tokio::task::spawn_blocking(|| {
         let postgres = testkit::TempPostgres::start();
         let url = postgres.create_database("ops_registry");
-        let location = RegistryLocation::parse(&url).expect("a valid URL");
-        let store = open_store(&location).expect("the registry opens");
-        postgres.stop();
-        (postgres, store)
+        (postgres, url)
     })
     .await
     .expect("setup");
+    let location = RegistryLocation::parse(&url).expect("a valid URL");
+    let store = open_store(&location).await.expect("the registry opens");
+    let _postgres = tokio::task::spawn_blocking(move || {
+        postgres.stop();
+        postgres
+    })
+    .await
+    .expect("stop");
     let sim = simulator(SimConfig::default()).await;
     let mut metrics = Metrics::default();
     let registry = RegistryHttp::new(Arc::new(Registry::new(store)), CATALOGS, "", "op-scim-mcp")

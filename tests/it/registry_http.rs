@@ -44,6 +44,7 @@ async fn start() -> Fixture {
     )));
     let (_, admin) = registry
         .create_key(KeyKind::AdminKey, "ops", SystemTime::now())
+        .await
         .expect("admin key");
     let audit = Captured::default();
     let audit_log = Arc::new(AuditLog::to_writer(Box::new(audit.clone())));
@@ -268,6 +269,7 @@ async fn expiry_revocation_and_api_tokens_are_enforced_on_the_next_request() {
     let (entry, token) = fixture
         .registry
         .create_server(new, past, &crate::support::vocabulary(), allows)
+        .await
         .expect("created");
     let url = format!("{}/mcp/{}", fixture.base, token.reveal());
     assert!(!tool_names(&url, None).await.is_empty());
@@ -334,6 +336,7 @@ async fn expiry_revocation_and_api_tokens_are_enforced_on_the_next_request() {
     let (api_entry, api) = fixture
         .registry
         .create_key(KeyKind::ApiToken, "agent", SystemTime::now())
+        .await
         .expect("api token");
     assert!(
         tool_names(&url, Some(api.reveal()))

@@ -10,6 +10,8 @@ use registry::{
 };
 use testkit::TempPostgres;
 
+use crate::support::Wait as _;
+
 /// Every behaviour below runs once per store: `on_sqlite::<name>` and `on_postgres::<name>`.
 macro_rules! on_every_store {
     ($($behaviour:ident),* $(,)?) => {
@@ -85,7 +87,7 @@ impl Backend {
 
 impl Database {
     fn store(&self) -> Box<dyn RegistryStore> {
-        open_store(&self.location).expect("store opens")
+        open_store(&self.location).wait().expect("store opens")
     }
 
     fn registry(&self) -> Registry {
@@ -157,19 +159,21 @@ fn a_created_server_authorizes_its_token_only(backend: Backend) {
     let now = SystemTime::now();
     let (entry, token) = registry
         .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("created");
     assert_eq!(
         registry
             .authorize(Some(token.reveal()), None, now)
+            .wait()
             .expect("authorized"),
         (entry, None)
     );
     assert_eq!(
-        registry.authorize(Some("nope"), None, now),
+        registry.authorize(Some("nope"), None, now).wait(),
         Err(AccessDenied::UnknownToken)
     );
     assert_eq!(
-        registry.authorize(None, None, now),
+        registry.authorize(None, None, now).wait(),
         Err(AccessDenied::MissingToken)
     );
 }
@@ -186,6 +190,7 @@ fn a_server_reads_back_as_it_was_created(backend: Backend) {
     };
     let (created, _) = registry
         .create_server(full, now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("created");
     let (bare, _) = registry
         .create_server(
@@ -194,10 +199,11 @@ fn a_server_reads_back_as_it_was_created(backend: Backend) {
             &crate::support::vocabulary(),
             |_| true,
         )
+        .wait()
         .expect("created");
     assert_eq!(created.methods, ["read", "create", "update"]);
     assert_eq!(created.tags, ["directory", "admin"]);
-    assert_eq!(registry.list_servers().expect("list"), vec![created, bare]);
+    assert_eq!(registry.list_servers().wait().expect("list"), vec![created, bare]);
 }
 
 fn expiry_is_enforced_to_the_second_and_purged(backend: Backend) {
@@ -209,30 +215,44 @@ fn expiry_is_enforced_to_the_second_and_purged(backend: Backend) {
     };
     let (_, token) = registry
         .create_server(expiring, now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("created");
     let (_, lasting) = registry
         .create_server(named("Lasting"), now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("created");
     let just_before = now + Duration::from_secs(60);
     assert!(
         registry
             .authorize(Some(token.reveal()), None, just_before)
+            .wait()
             .is_ok()
     );
     let at = now + Duration::from_secs(61);
     assert!(matches!(
-        registry.authorize(Some(token.reveal()), None, at),
+        registry.authorize(Some(token.reveal()), None, at).wait(),
         Err(AccessDenied::Expired(_))
     ));
-    assert!(registry.purge_expired(just_before).expect("purge").is_empty());
-    let purged = registry.purge_expired(at).expect("purge");
+    assert!(
+        registry
+            .purge_expired(just_before)
+            .wait()
+            .expect("purge")
+            .is_empty()
+    );
+    let purged = registry.purge_expired(at).wait().expect("purge");
     assert_eq!(purged.len(), 1);
     assert_eq!(purged[0].name, "Auditor");
     assert_eq!(
-        registry.authorize(Some(token.reveal()), None, just_before),
+        registry.authorize(Some(token.reveal()), None, just_before).wait(),
         Err(AccessDenied::UnknownToken)
     );
-    assert!(registry.authorize(Some(lasting.reveal()), None, at).is_ok());
+    assert!(
+        registry
+            .authorize(Some(lasting.reveal()), None, at)
+            .wait()
+            .is_ok()
+    );
 }
 
 fn creation_refuses_bad_input_with_the_field_named(backend: Backend) {
@@ -243,26 +263,36 @@ fn creation_refuses_bad_input_with_the_field_named(backend: Backend) {
         ..read_only()
     };
     assert!(matches!(
-        registry.create_server(soon, now, &crate::support::vocabulary(), |_| true),
+        registry
+            .create_server(soon, now, &crate::support::vocabulary(), |_| true)
+            .wait(),
         Err(RegistryError::ExpiresTooSoon(_))
     ));
     assert!(matches!(
-        registry.create_server(read_only(), now, &crate::support::vocabulary(), |_| false),
+        registry
+            .create_server(read_only(), now, &crate::support::vocabulary(), |_| false)
+            .wait(),
         Err(RegistryError::EmptyScope(_))
     ));
     assert!(matches!(
-        registry.create_server(named(" "), now, &crate::support::vocabulary(), |_| true),
+        registry
+            .create_server(named(" "), now, &crate::support::vocabulary(), |_| true)
+            .wait(),
         Err(RegistryError::EmptyName)
     ));
     registry
         .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("first");
-    match registry.create_server(read_only(), now, &crate::support::vocabulary(), |_| true) {
+    match registry
+        .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
+        .wait()
+    {
         Err(RegistryError::DuplicateName(name)) => assert_eq!(name, "Auditor"),
         other => panic!("expected DuplicateName, got {other:?}"),
     }
     // The refused duplicate left the store usable.
-    assert_eq!(registry.list_servers().expect("list").len(), 1);
+    assert_eq!(registry.list_servers().wait().expect("list").len(), 1);
 }
 
 fn api_tokens_are_required_when_asked_for_and_revocation_is_immediate(backend: Backend) {
@@ -274,25 +304,32 @@ fn api_tokens_are_required_when_asked_for_and_revocation_is_immediate(backend: B
     };
     let (entry, token) = registry
         .create_server(guarded, now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("created");
     let (api_entry, api) = registry
         .create_key(KeyKind::ApiToken, "ci", now)
+        .wait()
         .expect("api token");
     assert_eq!(
-        registry.authorize(Some(token.reveal()), None, now),
+        registry.authorize(Some(token.reveal()), None, now).wait(),
         Err(AccessDenied::ApiTokenRequired)
     );
     assert_eq!(
-        registry.authorize(Some(token.reveal()), Some("wrong"), now),
+        registry
+            .authorize(Some(token.reveal()), Some("wrong"), now)
+            .wait(),
         Err(AccessDenied::BadApiToken)
     );
     let (_, used) = registry
         .authorize(Some(token.reveal()), Some(api.reveal()), now)
+        .wait()
         .expect("admitted");
     assert_eq!(used.map(|key| key.id), Some(api_entry.id));
-    registry.revoke_server(&entry.name).expect("revoke");
+    registry.revoke_server(&entry.name).wait().expect("revoke");
     assert_eq!(
-        registry.authorize(Some(token.reveal()), Some(api.reveal()), now),
+        registry
+            .authorize(Some(token.reveal()), Some(api.reveal()), now)
+            .wait(),
         Err(AccessDenied::UnknownToken)
     );
 }
@@ -302,17 +339,22 @@ fn servers_are_revoked_by_id_or_by_name(backend: Backend) {
     let now = SystemTime::now();
     let (first, _) = registry
         .create_server(named("First"), now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("created");
     let (second, _) = registry
         .create_server(named("Second"), now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("created");
     assert_eq!(
-        registry.revoke_server(&first.id).expect("by id"),
+        registry.revoke_server(&first.id).wait().expect("by id"),
         Some(first.clone())
     );
-    assert_eq!(registry.revoke_server("Second").expect("by name"), Some(second));
-    assert_eq!(registry.revoke_server(&first.id).expect("again"), None);
-    assert!(registry.list_servers().expect("list").is_empty());
+    assert_eq!(
+        registry.revoke_server("Second").wait().expect("by name"),
+        Some(second)
+    );
+    assert_eq!(registry.revoke_server(&first.id).wait().expect("again"), None);
+    assert!(registry.list_servers().wait().expect("list").is_empty());
 }
 
 fn keys_are_kept_apart_by_kind_and_revoked_by_id_or_name(backend: Backend) {
@@ -320,45 +362,56 @@ fn keys_are_kept_apart_by_kind_and_revoked_by_id_or_name(backend: Backend) {
     let now = SystemTime::now();
     let (api, api_token) = registry
         .create_key(KeyKind::ApiToken, "ci", now)
+        .wait()
         .expect("api token");
     let (admin, admin_key) = registry
         .create_key(KeyKind::AdminKey, "ops", now)
+        .wait()
         .expect("admin key");
     assert_eq!(
-        registry.list_keys(KeyKind::ApiToken).expect("list"),
+        registry.list_keys(KeyKind::ApiToken).wait().expect("list"),
         vec![api.clone()]
     );
     assert_eq!(
-        registry.list_keys(KeyKind::AdminKey).expect("list"),
+        registry.list_keys(KeyKind::AdminKey).wait().expect("list"),
         vec![admin.clone()]
     );
     assert_eq!(
-        registry.check_key(KeyKind::AdminKey, admin_key.reveal()),
+        registry.check_key(KeyKind::AdminKey, admin_key.reveal()).wait(),
         Ok(admin.clone())
     );
     assert_eq!(
-        registry.check_key(KeyKind::AdminKey, api_token.reveal()),
+        registry.check_key(KeyKind::AdminKey, api_token.reveal()).wait(),
         Err(AccessDenied::UnknownToken)
     );
     // A key of the other kind is not revoked by name.
     assert_eq!(
-        registry.revoke_key(KeyKind::AdminKey, "ci").expect("revoke"),
+        registry
+            .revoke_key(KeyKind::AdminKey, "ci")
+            .wait()
+            .expect("revoke"),
         None
     );
     assert_eq!(
-        registry.revoke_key(KeyKind::ApiToken, "ci").expect("by name"),
+        registry
+            .revoke_key(KeyKind::ApiToken, "ci")
+            .wait()
+            .expect("by name"),
         Some(api)
     );
     assert_eq!(
-        registry.revoke_key(KeyKind::AdminKey, &admin.id).expect("by id"),
+        registry
+            .revoke_key(KeyKind::AdminKey, &admin.id)
+            .wait()
+            .expect("by id"),
         Some(admin)
     );
     assert_eq!(
-        registry.check_key(KeyKind::AdminKey, admin_key.reveal()),
+        registry.check_key(KeyKind::AdminKey, admin_key.reveal()).wait(),
         Err(AccessDenied::UnknownToken)
     );
     assert_eq!(
-        registry.check_key(KeyKind::ApiToken, api_token.reveal()),
+        registry.check_key(KeyKind::ApiToken, api_token.reveal()).wait(),
         Err(AccessDenied::UnknownToken)
     );
 }
@@ -369,9 +422,11 @@ fn the_database_holds_no_token(backend: Backend) {
     let now = SystemTime::now();
     let (server, token) = registry
         .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("created");
     let (_, admin) = registry
         .create_key(KeyKind::AdminKey, "ops", now)
+        .wait()
         .expect("admin key");
     drop(registry);
     let contents = database.raw_contents();
@@ -385,10 +440,11 @@ fn reopening_keeps_the_entries(backend: Backend) {
     let (entry, token) = database
         .registry()
         .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("created");
     let reopened = database.registry();
-    assert_eq!(reopened.list_servers().expect("list"), vec![entry]);
-    assert!(reopened.authorize(Some(token.reveal()), None, now).is_ok());
+    assert_eq!(reopened.list_servers().wait().expect("list"), vec![entry]);
+    assert!(reopened.authorize(Some(token.reveal()), None, now).wait().is_ok());
 }
 
 fn two_stores_on_one_database_see_each_others_writes_at_once(backend: Backend) {
@@ -397,25 +453,27 @@ fn two_stores_on_one_database_see_each_others_writes_at_once(backend: Backend) {
     let now = SystemTime::now();
     let (entry, token) = one
         .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("created");
     assert_eq!(
-        two.authorize(Some(token.reveal()), None, now),
+        two.authorize(Some(token.reveal()), None, now).wait(),
         Ok((entry.clone(), None))
     );
     assert!(matches!(
-        two.create_server(read_only(), now, &crate::support::vocabulary(), |_| true),
+        two.create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
+            .wait(),
         Err(RegistryError::DuplicateName(_))
     ));
-    assert_eq!(two.revoke_server(&entry.id).expect("revoke"), Some(entry));
+    assert_eq!(two.revoke_server(&entry.id).wait().expect("revoke"), Some(entry));
     assert_eq!(
-        one.authorize(Some(token.reveal()), None, now),
+        one.authorize(Some(token.reveal()), None, now).wait(),
         Err(AccessDenied::UnknownToken)
     );
 }
 
 fn a_working_store_answers_a_ping(backend: Backend) {
     let (_database, registry) = backend.fresh_registry();
-    registry.ping().expect("ping");
+    registry.ping().wait().expect("ping");
 }
 
 // Processes opening one fresh database together; then what only PostgreSQL does: schema
@@ -430,7 +488,7 @@ fn replicas_connecting_at_once_to_a_fresh_database_all_migrate(backend: Backend)
             .map(|_| {
                 scope.spawn(|| {
                     start.wait();
-                    open_store(&database.location)
+                    open_store(&database.location).wait()
                 })
             })
             .collect();
@@ -446,10 +504,11 @@ fn replicas_connecting_at_once_to_a_fresh_database_all_migrate(backend: Backend)
     let now = SystemTime::now();
     let (entry, token) = stores[0]
         .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("created");
     for store in &stores {
         assert_eq!(
-            store.authorize(Some(token.reveal()), None, now),
+            store.authorize(Some(token.reveal()), None, now).wait(),
             Ok((entry.clone(), None))
         );
     }
@@ -466,7 +525,7 @@ fn a_database_with_a_newer_schema_is_refused() {
     client
         .batch_execute("UPDATE registry_schema SET version = version + 1")
         .expect("bump the version");
-    match open_store(&database.location) {
+    match open_store(&database.location).wait() {
         Err(RegistryError::Storage(message)) => {
             assert!(message.contains("newer than this binary knows"), "{message}");
         }
@@ -479,46 +538,80 @@ fn a_database_with_a_newer_schema_is_refused() {
 fn the_store_heals_after_a_database_restart() {
     let server = TempPostgres::start();
     let location = RegistryLocation::parse(&server.fresh_database()).expect("URL");
-    let registry = Registry::new(open_store(&location).expect("store"));
+    let registry = Registry::new(open_store(&location).wait().expect("store"));
     let now = SystemTime::now();
     let (entry, token) = registry
         .create_server(read_only(), now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("created");
     // Several calls at once leave several connections idle in the pool, all of which die.
     std::thread::scope(|scope| {
         for _ in 0..4 {
             scope.spawn(|| {
                 for _ in 0..20 {
-                    registry.list_servers().expect("list");
+                    registry.list_servers().wait().expect("list");
                 }
             });
         }
     });
     server.restart();
-    let first = registry.ping();
+    let first = registry.ping().wait();
     assert!(
         matches!(first, Ok(()) | Err(RegistryError::Storage(_))),
         "the first call after a restart: {first:?}"
     );
     assert_eq!(
-        registry.authorize(Some(token.reveal()), None, now),
+        registry.authorize(Some(token.reveal()), None, now).wait(),
         Ok((entry, None))
     );
-    assert_eq!(registry.list_servers().expect("list").len(), 1);
+    assert_eq!(registry.list_servers().wait().expect("list").len(), 1);
+}
+
+#[test]
+fn idle_connections_closed_behind_the_pools_back_never_fail_a_call() {
+    // What a NAT or a database failover does to a pool: its idle connections die while nobody
+    // uses them. The pool checks each one on checkout, so not even the first call fails.
+    let server = TempPostgres::shared();
+    let url = server.fresh_database();
+    let location = RegistryLocation::parse(&url).expect("URL");
+    let registry = Registry::new(open_store(&location).wait().expect("store"));
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..20 {
+                    registry.list_servers().wait().expect("list");
+                }
+            });
+        }
+    });
+    let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = 'op-scim-mcp' AND datname = current_database()",
+            &[],
+        )
+        .expect("terminate the pool's connections");
+    assert!(!killed.is_empty(), "the pool held no idle connection");
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..3 {
+        assert_eq!(registry.ping().wait().ok(), Some(()));
+    }
+    assert!(registry.list_servers().wait().expect("list").is_empty());
 }
 
 #[test]
 fn a_stopped_database_answers_with_an_error_in_bounded_time() {
     let server = TempPostgres::start();
     let location = RegistryLocation::parse(&server.fresh_database()).expect("URL");
-    let registry = Registry::new(open_store(&location).expect("store"));
+    let registry = Registry::new(open_store(&location).wait().expect("store"));
     server.stop();
     let started = Instant::now();
     for _ in 0..2 {
-        assert!(matches!(registry.ping(), Err(RegistryError::Storage(_))));
+        assert!(matches!(registry.ping().wait(), Err(RegistryError::Storage(_))));
     }
     assert_eq!(
-        registry.authorize(Some("any"), None, SystemTime::now()),
+        registry.authorize(Some("any"), None, SystemTime::now()).wait(),
         Err(AccessDenied::Unavailable)
     );
     assert!(
@@ -526,7 +619,7 @@ fn a_stopped_database_answers_with_an_error_in_bounded_time() {
         "took {:?}",
         started.elapsed()
     );
-    assert!(open_store(&location).is_err());
+    assert!(open_store(&location).wait().is_err());
 }
 
 #[test]
@@ -537,7 +630,7 @@ fn a_wrong_password_is_an_error_that_does_not_show_it() {
     let (prefix, _) = user.rsplit_once(':').expect("password");
     let wrong = format!("{prefix}:not-the-password-xyz@{rest}");
     let location = RegistryLocation::parse(&wrong).expect("URL");
-    match open_store(&location) {
+    match open_store(&location).wait() {
         Err(error) => assert!(!error.to_string().contains("not-the-password-xyz"), "{error}"),
         Ok(_) => panic!("a wrong password was accepted"),
     }

@@ -8,6 +8,8 @@ use std::time::SystemTime;
 use registry::{NewServer, Registry, RegistryLocation, open_store};
 use testkit::TempPostgres;
 
+use crate::support::Wait as _;
+
 /// A fresh database on the shared TLS server, and the server kept alive with it.
 struct Target {
     server: Arc<TempPostgres>,
@@ -42,7 +44,7 @@ impl Target {
     /// Opening the store at `url` fails; the error, checked to hold no password.
     fn refused(&self, url: &str) -> String {
         let location = RegistryLocation::parse(url).expect("a valid URL");
-        let error = open_store(&location).err().expect("refused").to_string();
+        let error = open_store(&location).wait().err().expect("refused").to_string();
         assert!(!error.contains(self.server.password()), "{error}");
         error
     }
@@ -51,7 +53,7 @@ impl Target {
 /// Creates a server in the registry at `url` and authorizes its token.
 fn creates_and_authorizes(url: &str) {
     let location = RegistryLocation::parse(url).expect("a valid URL");
-    let registry = Registry::new(open_store(&location).expect("store opens"));
+    let registry = Registry::new(open_store(&location).wait().expect("store opens"));
     let now = SystemTime::now();
     let new = NewServer {
         name: "Auditor".into(),
@@ -60,9 +62,11 @@ fn creates_and_authorizes(url: &str) {
     };
     let (entry, token) = registry
         .create_server(new, now, &crate::support::vocabulary(), |_| true)
+        .wait()
         .expect("created");
     let authorized = registry
         .authorize(Some(token.reveal()), None, now)
+        .wait()
         .expect("authorized");
     assert_eq!(authorized.0.id, entry.id);
 }

@@ -132,3 +132,23 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// Drives a future (a registry call) to completion on one runtime shared by the tests that use
+/// it. Those tests stay synchronous, so they can use the blocking PostgreSQL client and threads
+/// freely; the runtime's workers keep the pooled connections' tasks running between calls.
+pub trait Wait: std::future::Future + Sized {
+    fn wait(self) -> Self::Output {
+        static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+        RUNTIME
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("the tests' runtime starts")
+            })
+            .block_on(self)
+    }
+}
+
+impl<F: std::future::Future> Wait for F {}

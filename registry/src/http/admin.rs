@@ -38,9 +38,7 @@ async fn gate_admin(State(http): State<RegistryHttp>, mut request: Request, next
         return http.deny(AccessDenied::MissingAdminKey).into_response();
     };
     let checked = http
-        .on_registry("check_key", move |registry| {
-            registry.check_key(KeyKind::AdminKey, &key)
-        })
+        .on_registry("check_key", http.registry.check_key(KeyKind::AdminKey, &key))
         .await;
     match checked {
         Ok(admin) => {
@@ -97,23 +95,19 @@ async fn create_server(
         require_api_token_auth: parsed.config.require_api_token_auth,
     };
     let catalogs = http.catalogs;
-    let (entry, token) = http
-        .on_registry("create_server", move |registry| {
-            registry.create_server(
-                new,
-                SystemTime::now(),
-                &Vocabulary::of(catalogs),
-                |scope: &Scope| Catalog::all_tools(catalogs).any(|tool| scope.allows(&tool.spec)),
-            )
-        })
-        .await?;
+    let vocabulary = Vocabulary::of(catalogs);
+    let created = http
+        .registry
+        .create_server(new, SystemTime::now(), &vocabulary, |scope: &Scope| {
+            Catalog::all_tools(catalogs).any(|tool| scope.allows(&tool.spec))
+        });
+    let (entry, token) = http.on_registry("create_server", created).await?;
     if let Err(error) = http.audit("server.create", change_record(&entry, &admin.0)).await {
         // Fail closed: the token was never shown, so taking the entry back leaves no trace
         // of access that the log does not hold.
         tracing::error!(error = %error, server_id = %entry.id, "cannot audit a new server; taking it back");
-        let id = entry.id.clone();
         let _ = http
-            .on_registry("revoke_server", move |registry| registry.revoke_server(&id))
+            .on_registry("revoke_server", http.registry.revoke_server(&entry.id))
             .await;
         return Err(Refusal::Unaudited);
     }
@@ -123,7 +117,7 @@ async fn create_server(
 
 async fn list_servers(State(http): State<RegistryHttp>) -> Result<Json<Value>, Refusal> {
     let entries = http
-        .on_registry("list_servers", |registry| registry.list_servers())
+        .on_registry("list_servers", http.registry.list_servers())
         .await?;
     let servers: Vec<Value> = entries.iter().map(|entry| describe(entry, None)).collect();
     Ok(Json(json!({ "servers": servers })))
@@ -134,9 +128,8 @@ async fn revoke_server(
     axum::Extension(admin): axum::Extension<Admin>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Refusal> {
-    let target = id.clone();
     let revoked = http
-        .on_registry("revoke_server", move |registry| registry.revoke_server(&target))
+        .on_registry("revoke_server", http.registry.revoke_server(&id))
         .await?;
     let entry = revoked.ok_or(Refusal::NotFound(id))?;
     // A revocation is never held back by the log: taking access away comes first.

@@ -59,11 +59,10 @@ async fn gate_mcp(State(http): State<RegistryHttp>, mut request: Request, next: 
         Some(token) => (Some(token), bearer),
         None => (bearer, None),
     };
-    let outcome = http
-        .on_registry("authorize", move |registry| {
-            registry.authorize(server_token.as_deref(), api_token.as_deref(), SystemTime::now())
-        })
-        .await;
+    let authorized =
+        http.registry
+            .authorize(server_token.as_deref(), api_token.as_deref(), SystemTime::now());
+    let outcome = http.on_registry("authorize", authorized).await;
     let (entry, api_token) = match outcome {
         Ok(admitted) => admitted,
         Err(denial) => return http.deny(denial).into_response(),

@@ -5,9 +5,9 @@
 //! Checks run on every request, so a created, revoked or expired server takes effect at once.
 //! Logs name the server entry, never a token or key.
 //!
-//! Every registry call runs on tokio's blocking pool ([`RegistryHttp::on_registry`]): the
-//! stores do blocking I/O (SQLite, a synchronous PostgreSQL client), which must not stall the
-//! async workers that serve every other request. Storage failures are counted by operation.
+//! Every registry call is awaited through [`RegistryHttp::on_registry`], which counts storage
+//! failures by operation. The stores are async ([`crate::RegistryStore`]), so no call blocks
+//! the async workers that serve every other request.
 
 mod admin;
 mod gate;
@@ -97,24 +97,14 @@ impl RegistryHttp {
         }
     }
 
-    /// Runs `work` against the registry on the blocking pool and counts a storage failure under
-    /// `operation` (a fixed name such as `authorize`, used as a metric label).
-    async fn on_registry<T, E>(
+    /// Awaits `work`, a call to the registry, and counts a storage failure under `operation`
+    /// (a fixed name such as `authorize`, used as a metric label).
+    async fn on_registry<T, E: RegistryFailure>(
         &self,
         operation: &'static str,
-        work: impl FnOnce(&Registry) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: RegistryFailure + Send + 'static,
-    {
-        let registry = self.registry.clone();
-        let outcome = tokio::task::spawn_blocking(move || work(&registry))
-            .await
-            .unwrap_or_else(|error| {
-                tracing::error!(operation, error = %error, "registry task failed");
-                Err(E::task_failed())
-            });
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let outcome = work.await;
         if let Err(error) = &outcome
             && error.is_storage_failure()
         {
@@ -150,29 +140,19 @@ impl HttpExtension for RegistryHttp {
 
 /// A registry result whose error may be a storage failure (counted in the metrics) rather than
 /// a refusal or a bad request (not counted).
-trait RegistryFailure: Sized {
+trait RegistryFailure {
     fn is_storage_failure(&self) -> bool;
-    /// The error standing for a registry task that never finished (it panicked).
-    fn task_failed() -> Self;
 }
 
 impl RegistryFailure for AccessDenied {
     fn is_storage_failure(&self) -> bool {
         *self == AccessDenied::Unavailable
     }
-
-    fn task_failed() -> Self {
-        AccessDenied::Unavailable
-    }
 }
 
 impl RegistryFailure for RegistryError {
     fn is_storage_failure(&self) -> bool {
         matches!(self, RegistryError::Storage(_))
-    }
-
-    fn task_failed() -> Self {
-        RegistryError::Storage("the registry task failed".to_owned())
     }
 }
 
@@ -186,10 +166,13 @@ impl ReadinessCheck for RegistryCheck {
 
     fn check(&self) -> BoxFuture<'_, Result<(), CheckFailed>> {
         Box::pin(async move {
-            self.0.on_registry("ping", Registry::ping).await.map_err(|error| {
-                tracing::warn!(error = %error, "registry readiness check failed");
-                CheckFailed("registry unavailable".to_owned())
-            })
+            self.0
+                .on_registry("ping", self.0.registry.ping())
+                .await
+                .map_err(|error| {
+                    tracing::warn!(error = %error, "registry readiness check failed");
+                    CheckFailed("registry unavailable".to_owned())
+                })
         })
     }
 }

@@ -14,7 +14,7 @@ pub(super) async fn purge_periodically(http: RegistryHttp, every: Duration, stop
     loop {
         tokio::select! {
             _ = ticker.tick() => match http
-                .on_registry("purge_expired", |registry| registry.purge_expired(SystemTime::now()))
+                .on_registry("purge_expired", http.registry.purge_expired(SystemTime::now()))
                 .await
             {
                 Ok(purged) if purged.is_empty() => {}

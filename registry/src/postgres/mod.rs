@@ -1,8 +1,8 @@
 //! The PostgreSQL store, for several replicas sharing one registry.
 //!
-//! It behaves as [`crate::SqliteStore`] does, table for table. The client is synchronous, like
-//! the trait: async callers run it under `tokio::task::spawn_blocking` (each client blocks on
-//! its own small runtime, which must not happen on an async worker thread).
+//! It behaves as [`crate::SqliteStore`] does, table for table. It is async to the socket:
+//! rust-postgres's tokio client, on the server's own runtime, pooled by deadpool-postgres
+//! (see [`pool`] for the checks on idle connections).
 //!
 //! A dead database answers with an error in bounded time: connecting gives up after
 //! [`CONNECT_TIMEOUT`], and each statement after [`STATEMENT_TIMEOUT`] (on the server) or when
@@ -14,12 +14,12 @@ pub(crate) mod url;
 
 use std::time::{Duration, SystemTime};
 
-use ::postgres::error::SqlState;
-use ::postgres::{Client, Row, Transaction};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Row, Transaction};
 
 use crate::entry::{KeyEntry, KeyKind, ServerEntry, TokenHash, from_unix, to_unix};
 use crate::error::RegistryError;
-use crate::store::RegistryStore;
+use crate::store::{RegistryStore, StoreFuture};
 use pool::Pool;
 use tls::Connector;
 use url::postgres_config;
@@ -69,9 +69,13 @@ impl PostgresStore {
     /// TLS follows the URL's `sslmode` and `sslrootcert` as libpq does, except that `require`
     /// checks the certificate as `verify-full` does (the modes are described on `TlsMode`).
     /// A named `sslrootcert` file is read here, and a problem with it is an error naming it.
-    pub fn connect(url: &str) -> Result<Self, RegistryError> {
+    pub async fn connect(url: &str) -> Result<Self, RegistryError> {
         let target = postgres_config(url)?;
-        let connector = Connector::new(&target.tls)?;
+        // Reading the CA file or the system's trust store is blocking file I/O.
+        let settings = target.tls.clone();
+        let connector = tokio::task::spawn_blocking(move || Connector::new(&settings))
+            .await
+            .map_err(|error| RegistryError::Storage(format!("loading the TLS roots: {error}")))??;
         let mut config = target.config;
         let options = format!(
             "{} -c statement_timeout={}",
@@ -87,36 +91,44 @@ impl PostgresStore {
             config.application_name("op-scim-mcp");
         }
         let store = Self {
-            pool: Pool::new(config, connector, target.tls, MAX_CONNECTIONS, CONNECT_TIMEOUT),
+            pool: Pool::new(
+                config,
+                &connector,
+                target.tls,
+                MAX_CONNECTIONS,
+                CONNECT_TIMEOUT,
+                CONNECT_TIMEOUT * 2,
+            )?,
         };
-        store.migrate()?;
+        store.migrate().await?;
         Ok(store)
     }
 
     /// Runs pending migrations in one transaction, under a transaction-scoped advisory lock so
     /// that a second replica waits, then finds the work done.
-    fn migrate(&self) -> Result<(), RegistryError> {
-        let applied = self.pool.with(|db| {
-            let mut transaction = db.transaction()?;
-            transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-            transaction.batch_execute(
+    async fn migrate(&self) -> Result<(), RegistryError> {
+        let mut db = self.pool.get().await?;
+        let transaction = db.transaction().await.map_err(storage)?;
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(storage)?;
+        transaction
+            .batch_execute(
                 "CREATE TABLE IF NOT EXISTS registry_schema (
                     only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
                     version INTEGER NOT NULL
                 );
                 INSERT INTO registry_schema (only_row, version) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;",
-            )?;
-            let applied: i32 = transaction
-                .query_one("SELECT version FROM registry_schema", &[])?
-                .try_get(0)?;
-            let applied = usize::try_from(applied).unwrap_or(0);
-            if applied > MIGRATIONS.len() {
-                return Ok(applied);
-            }
-            run_pending(&mut transaction, applied)?;
-            transaction.commit()?;
-            Ok(applied)
-        })?;
+            )
+            .await
+            .map_err(storage)?;
+        let applied: i32 = transaction
+            .query_one("SELECT version FROM registry_schema", &[])
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(storage)?;
+        let applied = usize::try_from(applied).unwrap_or(0);
         if applied > MIGRATIONS.len() {
             return Err(RegistryError::Storage(format!(
                 "the database is at schema version {applied}, newer than this binary knows ({}); \
@@ -124,30 +136,33 @@ impl PostgresStore {
                 MIGRATIONS.len()
             )));
         }
-        Ok(())
+        run_pending(&transaction, applied).await.map_err(storage)?;
+        transaction.commit().await.map_err(storage)
     }
 }
 
-fn run_pending(transaction: &mut Transaction<'_>, applied: usize) -> Result<(), ::postgres::Error> {
+async fn run_pending(transaction: &Transaction<'_>, applied: usize) -> Result<(), tokio_postgres::Error> {
     for migration in MIGRATIONS.iter().skip(applied) {
-        transaction.batch_execute(migration)?;
+        transaction.batch_execute(migration).await?;
     }
     let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
-    transaction.execute("UPDATE registry_schema SET version = $1", &[&known])?;
+    transaction
+        .execute("UPDATE registry_schema SET version = $1", &[&known])
+        .await?;
     Ok(())
 }
 
 /// The error as the operator sees it. The client's messages never contain the password, nor
 /// do the server's; a server error is shown with its message (the client's own text for it is
 /// just "db error").
-fn storage(error: ::postgres::Error) -> RegistryError {
+fn storage(error: tokio_postgres::Error) -> RegistryError {
     match error.as_db_error() {
         Some(db) => RegistryError::Storage(format!("PostgreSQL: {db}")),
         None => RegistryError::Storage(format!("PostgreSQL: {error}")),
     }
 }
 
-fn is_duplicate_name(error: &::postgres::Error) -> bool {
+fn is_duplicate_name(error: &tokio_postgres::Error) -> bool {
     error.as_db_error().is_some_and(|db| {
         *db.code() == SqlState::UNIQUE_VIOLATION && db.constraint() == Some("servers_name_unique")
     })
@@ -172,7 +187,7 @@ fn stored_hash(bytes: &[u8]) -> TokenHash {
     TokenHash::try_from(bytes).unwrap_or([0u8; 32])
 }
 
-fn server_row(row: &Row) -> Result<(ServerEntry, TokenHash), ::postgres::Error> {
+fn server_row(row: &Row) -> Result<(ServerEntry, TokenHash), tokio_postgres::Error> {
     let entry = ServerEntry {
         id: row.try_get(0)?,
         name: row.try_get(1)?,
@@ -185,7 +200,7 @@ fn server_row(row: &Row) -> Result<(ServerEntry, TokenHash), ::postgres::Error> 
     Ok((entry, stored_hash(row.try_get(7)?)))
 }
 
-fn key_row(row: &Row) -> Result<(KeyEntry, TokenHash), ::postgres::Error> {
+fn key_row(row: &Row) -> Result<(KeyEntry, TokenHash), tokio_postgres::Error> {
     let entry = KeyEntry {
         id: row.try_get(0)?,
         name: row.try_get(1)?,
@@ -196,149 +211,186 @@ fn key_row(row: &Row) -> Result<(KeyEntry, TokenHash), ::postgres::Error> {
 
 fn first<T>(
     rows: Vec<Row>,
-    read: impl Fn(&Row) -> Result<T, ::postgres::Error>,
-) -> Result<Option<T>, ::postgres::Error> {
+    read: impl Fn(&Row) -> Result<T, tokio_postgres::Error>,
+) -> Result<Option<T>, tokio_postgres::Error> {
     rows.first().map(read).transpose()
 }
 
+impl PostgresStore {
+    /// The rows `query` returns with `params`, on a pooled connection.
+    async fn rows(
+        &self,
+        query: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, RegistryError> {
+        let db = self.pool.get().await?;
+        db.query(query, params).await.map_err(storage)
+    }
+}
+
 impl RegistryStore for PostgresStore {
-    fn insert_server(&self, entry: &ServerEntry, token_hash: &TokenHash) -> Result<(), RegistryError> {
-        let mut duplicate = false;
-        let outcome = self.pool.with(|db| {
-            let inserted = db.execute(
-                &format!("INSERT INTO servers ({SERVER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
-                &[
-                    &entry.id,
-                    &entry.name,
-                    &entry.methods.join(","),
-                    &entry.tags.join(","),
-                    &entry.expires_at.map(to_unix),
-                    &entry.require_api_token_auth,
-                    &to_unix(entry.created_at),
-                    &token_hash.as_slice(),
-                ],
-            );
-            duplicate = inserted.as_ref().is_err_and(is_duplicate_name);
-            inserted
-        });
-        match outcome {
-            Err(_) if duplicate => Err(RegistryError::DuplicateName(entry.name.clone())),
-            other => other.map(|_| ()),
-        }
+    fn insert_server<'a>(&'a self, entry: &'a ServerEntry, token_hash: &'a TokenHash) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let db = self.pool.get().await?;
+            let inserted = db
+                .execute(
+                    &format!(
+                        "INSERT INTO servers ({SERVER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                    ),
+                    &[
+                        &entry.id,
+                        &entry.name,
+                        &entry.methods.join(","),
+                        &entry.tags.join(","),
+                        &entry.expires_at.map(to_unix),
+                        &entry.require_api_token_auth,
+                        &to_unix(entry.created_at),
+                        &token_hash.as_slice(),
+                    ],
+                )
+                .await;
+            match inserted {
+                Err(error) if is_duplicate_name(&error) => {
+                    Err(RegistryError::DuplicateName(entry.name.clone()))
+                }
+                other => other.map(|_| ()).map_err(storage),
+            }
+        })
     }
 
-    fn list_servers(&self) -> Result<Vec<ServerEntry>, RegistryError> {
-        self.pool.with(|db| {
-            db.query(
+    fn list_servers(&self) -> StoreFuture<'_, Vec<ServerEntry>> {
+        Box::pin(async move {
+            self.rows(
                 &format!("SELECT {SERVER_COLUMNS} FROM servers ORDER BY created_at, id"),
                 &[],
-            )?
+            )
+            .await?
             .iter()
-            .map(|row| server_row(row).map(|(entry, _)| entry))
+            .map(|row| server_row(row).map(|(entry, _)| entry).map_err(storage))
             .collect()
         })
     }
 
-    fn server_by_hash(
-        &self,
-        token_hash: &TokenHash,
-    ) -> Result<Option<(ServerEntry, TokenHash)>, RegistryError> {
-        self.pool.with(|db| {
-            let rows = db.query(
-                &format!("SELECT {SERVER_COLUMNS} FROM servers WHERE token_hash = $1"),
-                &[&token_hash.as_slice()],
-            )?;
-            first(rows, server_row)
+    fn server_by_hash<'a>(
+        &'a self,
+        token_hash: &'a TokenHash,
+    ) -> StoreFuture<'a, Option<(ServerEntry, TokenHash)>> {
+        Box::pin(async move {
+            let rows = self
+                .rows(
+                    &format!("SELECT {SERVER_COLUMNS} FROM servers WHERE token_hash = $1"),
+                    &[&token_hash.as_slice()],
+                )
+                .await?;
+            first(rows, server_row).map_err(storage)
         })
     }
 
-    fn delete_server(&self, id_or_name: &str) -> Result<Option<ServerEntry>, RegistryError> {
+    fn delete_server<'a>(&'a self, id_or_name: &'a str) -> StoreFuture<'a, Option<ServerEntry>> {
         // One statement: an id is matched first, so a server named like another's id is not
         // the one deleted by that id.
-        self.pool.with(|db| {
-            let rows = db.query(
-                &format!(
-                    "DELETE FROM servers WHERE id = (
-                        SELECT id FROM servers WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1
-                    ) RETURNING {SERVER_COLUMNS}"
-                ),
-                &[&id_or_name],
-            )?;
-            Ok(first(rows, server_row)?.map(|(entry, _)| entry))
+        Box::pin(async move {
+            let rows = self
+                .rows(
+                    &format!(
+                        "DELETE FROM servers WHERE id = (
+                            SELECT id FROM servers WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1
+                        ) RETURNING {SERVER_COLUMNS}"
+                    ),
+                    &[&id_or_name],
+                )
+                .await?;
+            Ok(first(rows, server_row).map_err(storage)?.map(|(entry, _)| entry))
         })
     }
 
-    fn purge_expired(&self, now: SystemTime) -> Result<Vec<ServerEntry>, RegistryError> {
-        self.pool.with(|db| {
-            db.query(
+    fn purge_expired(&self, now: SystemTime) -> StoreFuture<'_, Vec<ServerEntry>> {
+        Box::pin(async move {
+            self.rows(
                 &format!(
                     "DELETE FROM servers WHERE expires_at IS NOT NULL AND expires_at <= $1 RETURNING {SERVER_COLUMNS}"
                 ),
                 &[&to_unix(now)],
-            )?
+            )
+            .await?
             .iter()
-            .map(|row| server_row(row).map(|(entry, _)| entry))
+            .map(|row| server_row(row).map(|(entry, _)| entry).map_err(storage))
             .collect()
         })
     }
 
-    fn insert_key(&self, kind: KeyKind, entry: &KeyEntry, hash: &TokenHash) -> Result<(), RegistryError> {
-        self.pool
-            .with(|db| {
-                db.execute(
-                    "INSERT INTO keys (id, kind, name, created_at, key_hash) VALUES ($1, $2, $3, $4, $5)",
-                    &[
-                        &entry.id,
-                        &kind_name(kind),
-                        &entry.name,
-                        &to_unix(entry.created_at),
-                        &hash.as_slice(),
-                    ],
-                )
-            })
+    fn insert_key<'a>(
+        &'a self,
+        kind: KeyKind,
+        entry: &'a KeyEntry,
+        hash: &'a TokenHash,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let db = self.pool.get().await?;
+            db.execute(
+                "INSERT INTO keys (id, kind, name, created_at, key_hash) VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &entry.id,
+                    &kind_name(kind),
+                    &entry.name,
+                    &to_unix(entry.created_at),
+                    &hash.as_slice(),
+                ],
+            )
+            .await
             .map(|_| ())
+            .map_err(storage)
+        })
     }
 
-    fn list_keys(&self, kind: KeyKind) -> Result<Vec<KeyEntry>, RegistryError> {
-        self.pool.with(|db| {
-            db.query(
+    fn list_keys(&self, kind: KeyKind) -> StoreFuture<'_, Vec<KeyEntry>> {
+        Box::pin(async move {
+            self.rows(
                 "SELECT id, name, created_at, key_hash FROM keys WHERE kind = $1 ORDER BY created_at, id",
                 &[&kind_name(kind)],
-            )?
+            )
+            .await?
             .iter()
-            .map(|row| key_row(row).map(|(entry, _)| entry))
+            .map(|row| key_row(row).map(|(entry, _)| entry).map_err(storage))
             .collect()
         })
     }
 
-    fn key_by_hash(
-        &self,
+    fn key_by_hash<'a>(
+        &'a self,
         kind: KeyKind,
-        hash: &TokenHash,
-    ) -> Result<Option<(KeyEntry, TokenHash)>, RegistryError> {
-        self.pool.with(|db| {
-            let rows = db.query(
-                "SELECT id, name, created_at, key_hash FROM keys WHERE kind = $1 AND key_hash = $2",
-                &[&kind_name(kind), &hash.as_slice()],
-            )?;
-            first(rows, key_row)
+        hash: &'a TokenHash,
+    ) -> StoreFuture<'a, Option<(KeyEntry, TokenHash)>> {
+        Box::pin(async move {
+            let rows = self
+                .rows(
+                    "SELECT id, name, created_at, key_hash FROM keys WHERE kind = $1 AND key_hash = $2",
+                    &[&kind_name(kind), &hash.as_slice()],
+                )
+                .await?;
+            first(rows, key_row).map_err(storage)
         })
     }
 
-    fn delete_key(&self, kind: KeyKind, id_or_name: &str) -> Result<Option<KeyEntry>, RegistryError> {
-        self.pool.with(|db| {
-            let rows = db.query(
-                "DELETE FROM keys WHERE id = (
-                    SELECT id FROM keys WHERE kind = $1 AND (id = $2 OR name = $2)
-                    ORDER BY (id = $2) DESC, created_at, id LIMIT 1
-                ) RETURNING id, name, created_at, key_hash",
-                &[&kind_name(kind), &id_or_name],
-            )?;
-            Ok(first(rows, key_row)?.map(|(entry, _)| entry))
+    fn delete_key<'a>(&'a self, kind: KeyKind, id_or_name: &'a str) -> StoreFuture<'a, Option<KeyEntry>> {
+        Box::pin(async move {
+            let rows = self
+                .rows(
+                    "DELETE FROM keys WHERE id = (
+                        SELECT id FROM keys WHERE kind = $1 AND (id = $2 OR name = $2)
+                        ORDER BY (id = $2) DESC, created_at, id LIMIT 1
+                    ) RETURNING id, name, created_at, key_hash",
+                    &[&kind_name(kind), &id_or_name],
+                )
+                .await?;
+            Ok(first(rows, key_row).map_err(storage)?.map(|(entry, _)| entry))
         })
     }
 
-    fn ping(&self) -> Result<(), RegistryError> {
-        self.pool.with(|db: &mut Client| db.batch_execute("SELECT 1"))
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let db = self.pool.get().await?;
+            db.batch_execute("SELECT 1").await.map_err(storage)
+        })
     }
 }

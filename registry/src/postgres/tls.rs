@@ -7,13 +7,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use ::postgres::NoTls;
+use deadpool_postgres::{Manager, ManagerConfig};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_postgres::NoTls;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::url::{RootCert, TlsMode, TlsSettings};
@@ -47,20 +48,19 @@ impl Connector {
         Ok(Self::Tls(MakeRustlsConnect::new(config)))
     }
 
-    pub(super) fn connect(
-        &self,
-        config: &::postgres::Config,
-    ) -> Result<::postgres::Client, ::postgres::Error> {
+    /// The pool's connection manager: `config` over this connector, each idle connection
+    /// checked with `recycling` before it is handed out.
+    pub(super) fn manager(&self, config: tokio_postgres::Config, recycling: ManagerConfig) -> Manager {
         match self {
-            Self::Plain => config.connect(NoTls),
-            Self::Tls(tls) => config.connect(tls.clone()),
+            Self::Plain => Manager::from_config(config, NoTls, recycling),
+            Self::Tls(tls) => Manager::from_config(config, tls.clone(), recycling),
         }
     }
 }
 
 /// A connection error as the operator sees it; a rejected server certificate is described, with
 /// where the trusted CAs came from and what to change.
-pub(super) fn connect_error(error: ::postgres::Error, settings: &TlsSettings) -> RegistryError {
+pub(super) fn connect_error(error: tokio_postgres::Error, settings: &TlsSettings) -> RegistryError {
     let Some(rustls::Error::InvalidCertificate(problem)) = rustls_error(&error) else {
         return super::storage(error);
     };
@@ -91,7 +91,7 @@ pub(super) fn connect_error(error: ::postgres::Error, settings: &TlsSettings) ->
 }
 
 /// The rustls error at the root of a failed handshake, if that is what failed.
-fn rustls_error(error: &::postgres::Error) -> Option<&rustls::Error> {
+fn rustls_error(error: &tokio_postgres::Error) -> Option<&rustls::Error> {
     let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
     while let Some(current) = next {
         if let Some(found) = current.downcast_ref::<rustls::Error>() {

@@ -14,7 +14,7 @@ use crate::error::RegistryError;
 /// A PostgreSQL URL taken apart: what the client library is given, and how TLS is wanted.
 pub(crate) struct PostgresTarget {
     /// The connection settings, without the TLS settings the client library does not know.
-    pub(crate) config: postgres::Config,
+    pub(crate) config: tokio_postgres::Config,
     pub(crate) tls: TlsSettings,
 }
 
@@ -66,8 +66,8 @@ pub(crate) fn postgres_config(url: &str) -> Result<PostgresTarget, RegistryError
         ))
     };
     let (client_url, tls) = take_tls_settings(url).map_err(invalid)?;
-    let config = postgres::Config::from_str(&client_url).map_err(|error| invalid(error.to_string()))?;
-    if config.get_ssl_negotiation() == postgres::config::SslNegotiation::Direct
+    let config = tokio_postgres::Config::from_str(&client_url).map_err(|error| invalid(error.to_string()))?;
+    if config.get_ssl_negotiation() == tokio_postgres::config::SslNegotiation::Direct
         && matches!(tls.mode, TlsMode::Disable | TlsMode::Prefer)
     {
         return Err(invalid(
