@@ -20,6 +20,7 @@ pub mod naming;
 mod operations;
 mod output;
 mod prompts;
+mod published;
 mod query;
 mod refs;
 mod resolve;

@@ -19,6 +19,7 @@ use crate::model::{
 };
 use crate::naming;
 use crate::operations::{OperationRef, Operations};
+use crate::published;
 use crate::schema::{Converter, Side};
 use crate::targets::audit_targets;
 
@@ -26,11 +27,6 @@ use crate::targets::audit_targets;
 pub const LIMIT_MIN: i64 = 1;
 pub const LIMIT_MAX: i64 = 100;
 pub const LIMIT_DEFAULT: i64 = 50;
-
-const PAGING_INSTRUCTIONS: &str = "Results come in pages. Pass `limit` (1-100, default 50). \
-When the result's `next_cursor` is a string, call this tool again with `next_cursor` set to it \
-exactly as returned and the same filter arguments to get the next page; never invent or edit a \
-cursor. A null `next_cursor` means this was the last page.";
 
 /// Resolves the parsed inputs into the model, or every problem found.
 pub fn resolve(spec: &OpenAPI, docs: &DocsFile, diags: &mut Diagnostics) -> Option<Api> {
@@ -261,11 +257,11 @@ impl MethodContext<'_> {
         match &pagination {
             Some(crate::model::PaginationPlan::Scim(_)) => {
                 description.push(' ');
-                description.push_str(PAGING_INSTRUCTIONS);
+                description.push_str(published::PAGING_INSTRUCTIONS);
             }
             Some(crate::model::PaginationPlan::BodyCursor(plan)) => {
                 description.push(' ');
-                description.push_str(&crate::output::body_cursor_instructions(plan));
+                description.push_str(&published::body_cursor_instructions(plan));
             }
             None => {}
         }
@@ -286,7 +282,7 @@ impl MethodContext<'_> {
         });
         let audit_targets = audit_targets(&inputs, &method.audit_targets, location, diags);
         let input_schema = input_schema(&inputs, args);
-        let output_schema = crate::output::output_schema(&output, pagination.as_ref(), data);
+        let output_schema = published::output_schema(&output, pagination.as_ref(), data);
         Some(Tool {
             name,
             portable_name,

@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use super::seed::{person, user_event};
+use super::log::person;
 use crate::model::{Group, User};
 use crate::seed::SplitMix64;
 
@@ -36,6 +36,16 @@ pub fn event(mut partial: Value, at_micros: i64, rng: &mut SplitMix64) -> Value 
         );
     }
     partial
+}
+
+/// An audit event about `user`, before its time, place and session are added.
+pub fn user_event(action: &str, user: &User) -> Value {
+    json!({
+        "action": action,
+        "object_type": "user",
+        "object_uuid": user.id,
+        "object_details": person(user),
+    })
 }
 
 /// What a change to a user records: `before` is `None` for a new user.

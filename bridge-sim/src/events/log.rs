@@ -16,6 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+use crate::model::User;
+
 /// How long the API keeps events (facts §1).
 pub const RETENTION: Duration = Duration::from_secs(120 * 24 * 3600);
 
@@ -258,6 +260,11 @@ fn micros_of(text: &str) -> Option<i64> {
     };
     let utc = humantime::parse_rfc3339(&format!("{local}Z")).ok()?;
     Some(micros(utc) - offset_seconds * 1_000_000)
+}
+
+/// A person as events name them (facts §5: User).
+pub fn person(user: &User) -> Value {
+    json!({ "uuid": user.id, "name": user.display_name, "email": user.user_name })
 }
 
 #[cfg(test)]

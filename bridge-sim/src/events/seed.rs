@@ -10,7 +10,8 @@
 
 use serde_json::{Value, json};
 
-use super::log::{EventLog, Kind, Stored, rfc3339};
+use super::audit::{event, user_event};
+use super::log::{EventLog, Kind, Stored, person, rfc3339};
 use crate::model::User;
 use crate::seed::SplitMix64;
 
@@ -115,10 +116,7 @@ pub fn history(users: &[User], seed: u64, now_micros: i64) -> EventLog {
         }
         if rng.unit() < 0.2 {
             let when = at(&mut rng);
-            audits.push((
-                when,
-                super::audit::event(user_event("provsn", user), when, &mut rng),
-            ));
+            audits.push((when, event(user_event("provsn", user), when, &mut rng)));
         }
     }
     sign_ins.sort_by_key(|(at, _)| *at);
@@ -147,21 +145,6 @@ fn late(usages: &mut [(i64, Value)], rng: &mut SplitMix64) {
             usages[index..=to].rotate_left(1);
         }
     }
-}
-
-/// A person as events name them (facts §5: User).
-pub fn person(user: &User) -> Value {
-    json!({ "uuid": user.id, "name": user.display_name, "email": user.user_name })
-}
-
-/// An audit event about `user`, before its time, place and session are added.
-pub fn user_event(action: &str, user: &User) -> Value {
-    json!({
-        "action": action,
-        "object_type": "user",
-        "object_uuid": user.id,
-        "object_details": person(user),
-    })
 }
 
 fn client(rng: &mut SplitMix64) -> Value {

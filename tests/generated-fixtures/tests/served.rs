@@ -22,34 +22,30 @@ struct Integration {
     error_messages: &'static [&'static [&'static str]],
 }
 
+/// What the generated registry of module `$generated` says about its upstream.
+macro_rules! integration {
+    ($generated:ident) => {{
+        use $generated::{prompts, registry};
+        Integration {
+            catalog: Catalog {
+                tools: registry::TOOLS,
+                prompts: prompts::PROMPTS,
+                references: prompts::REFERENCES,
+            },
+            label: registry::INTEGRATION_LABEL,
+            upstream_name: registry::UPSTREAM_NAME,
+            media_type: registry::MEDIA_TYPE,
+            error_messages: registry::ERROR_MESSAGES,
+        }
+    }};
+}
+
 fn vendor_events() -> Integration {
-    use vendor_events::{prompts, registry};
-    Integration {
-        catalog: Catalog {
-            tools: registry::TOOLS,
-            prompts: prompts::PROMPTS,
-            references: prompts::REFERENCES,
-        },
-        label: registry::INTEGRATION_LABEL,
-        upstream_name: registry::UPSTREAM_NAME,
-        media_type: registry::MEDIA_TYPE,
-        error_messages: registry::ERROR_MESSAGES,
-    }
+    integration!(vendor_events)
 }
 
 fn todo() -> Integration {
-    use todo::{prompts, registry};
-    Integration {
-        catalog: Catalog {
-            tools: registry::TOOLS,
-            prompts: prompts::PROMPTS,
-            references: prompts::REFERENCES,
-        },
-        label: registry::INTEGRATION_LABEL,
-        upstream_name: registry::UPSTREAM_NAME,
-        media_type: registry::MEDIA_TYPE,
-        error_messages: registry::ERROR_MESSAGES,
-    }
+    integration!(todo)
 }
 
 /// Every tool in scope, over `base_url`; building it checks each published schema.
