@@ -109,6 +109,9 @@ pub enum UpstreamConfigError {
 pub struct Upstream {
     client: reqwest::Client,
     base_url: String,
+    /// `base_url` parsed once: a call sets only the path and query on a copy of it, rather
+    /// than handing reqwest a string whose scheme and host it would parse again every time.
+    base: reqwest::Url,
     token: Secret,
     /// The base URL as messages and logs show it: its password, if any, masked.
     shown_url: String,
@@ -167,6 +170,7 @@ impl Upstream {
             client,
             shown_url: crate::redact::redact_url(&base_url),
             base_url,
+            base: parsed,
             token: config.bearer_token,
             connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
@@ -222,7 +226,7 @@ impl Upstream {
 
     /// Sends one request and reads the whole (bounded) answer. Non-2xx answers are errors.
     pub async fn send(&self, request: &UpstreamRequest) -> Result<UpstreamResponse, ToolError> {
-        let url = request.url(&self.base_url)?;
+        let url = request.url_on(&self.base)?;
         let mut builder = self
             .client
             .request(request.method.clone(), url)
@@ -449,36 +453,59 @@ impl UpstreamRequest {
     /// would turn it into a different endpoint even when percent-encoded.
     pub fn url(&self, base_url: &str) -> Result<String, ToolError> {
         let mut url = base_url.trim_end_matches('/').to_owned();
+        self.push_path(&mut url)?;
+        if let Some(query) = self.query_string() {
+            url.push('?');
+            url.push_str(&query);
+        }
+        Ok(url)
+    }
+
+    /// The same URL as [`UpstreamRequest::url`], on a base parsed once: only the path and the
+    /// query are parsed again.
+    pub fn url_on(&self, base: &reqwest::Url) -> Result<reqwest::Url, ToolError> {
+        let mut path = base.path().trim_end_matches('/').to_owned();
+        self.push_path(&mut path)?;
+        let mut url = base.clone();
+        url.set_path(&path);
+        url.set_query(self.query_string().as_deref());
+        Ok(url)
+    }
+
+    /// Appends `/segment` for each path segment, each parameter encoded into one segment.
+    fn push_path(&self, path: &mut String) -> Result<(), ToolError> {
         for segment in &self.segments {
-            url.push('/');
+            path.push('/');
             match segment {
-                Segment::Literal(text) => url.push_str(text),
+                Segment::Literal(text) => path.push_str(text),
                 Segment::Param(value) => {
                     if value.is_empty() || value == "." || value == ".." {
                         return Err(ToolError::InvalidArguments(vec![format!(
                             "the id `{value}` is not a valid resource id"
                         )]));
                     }
-                    url.extend(utf8_percent_encode(value, SEGMENT));
+                    path.extend(utf8_percent_encode(value, SEGMENT));
                 }
             }
         }
-        if !self.query.is_empty() {
-            url.push('?');
-            let pairs: Vec<String> = self
-                .query
-                .iter()
-                .map(|(name, value)| {
-                    format!(
-                        "{}={}",
-                        utf8_percent_encode(name, SEGMENT),
-                        utf8_percent_encode(value, SEGMENT)
-                    )
-                })
-                .collect();
-            url.push_str(&pairs.join("&"));
+        Ok(())
+    }
+
+    /// `name=value&...`, each encoded; `None` without query parameters.
+    fn query_string(&self) -> Option<String> {
+        if self.query.is_empty() {
+            return None;
         }
-        Ok(url)
+        let mut query = String::new();
+        for (index, (name, value)) in self.query.iter().enumerate() {
+            if index > 0 {
+                query.push('&');
+            }
+            query.extend(utf8_percent_encode(name, SEGMENT));
+            query.push('=');
+            query.extend(utf8_percent_encode(value, SEGMENT));
+        }
+        Some(query)
     }
 }
 
@@ -560,6 +587,45 @@ mod tests {
             request.url("http://bridge").unwrap(),
             "http://bridge/Users?filter=userName%20eq%20%22a%26b%3Dc%22&count=5"
         );
+    }
+
+    /// The URL a call sends is the one `url` describes, whatever the base looks like.
+    #[test]
+    fn a_url_on_a_parsed_base_equals_the_described_one() {
+        let requests = [
+            UpstreamRequest::new(Method::GET)
+                .literal("Users")
+                .param("../Groups/x"),
+            UpstreamRequest::new(Method::GET)
+                .literal("Users")
+                .param("a/b?c#d é"),
+            UpstreamRequest::new(Method::GET)
+                .literal("Users")
+                .query("filter", "userName eq \"a&b=c\"")
+                .query("count", "5"),
+            UpstreamRequest::new(Method::POST).literal("api/v2/signinattempts"),
+        ];
+        for base in [
+            "http://bridge",
+            "http://bridge/",
+            "https://bridge.example.com:8443/scim/v2/",
+            "http://user:pw@10.0.0.5/prefix",
+        ] {
+            let parsed = reqwest::Url::parse(base).unwrap();
+            for request in &requests {
+                assert_eq!(
+                    request.url_on(&parsed).unwrap().as_str(),
+                    request.url(base).unwrap(),
+                    "{base}"
+                );
+            }
+        }
+        let parsed = reqwest::Url::parse("http://bridge").unwrap();
+        let refused = UpstreamRequest::new(Method::GET).literal("Users").param("..");
+        assert!(matches!(
+            refused.url_on(&parsed),
+            Err(ToolError::InvalidArguments(_))
+        ));
     }
 
     #[tokio::test]
