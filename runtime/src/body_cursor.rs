@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::context::{LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, ToolContext, ToolOutput, UpstreamRequests};
+use crate::context::{LIMIT_MAX, ToolContext, ToolOutput, UpstreamRequests, page_limit};
 use crate::cursor::BodyPosition;
 use crate::error::ToolError;
 use crate::local_filter::LocalFilters;
@@ -72,13 +72,7 @@ impl ToolContext {
         R: DeserializeOwned,
         T: Serialize,
     {
-        let limit = query.limit.unwrap_or(LIMIT_DEFAULT);
-        if !(LIMIT_MIN..=LIMIT_MAX).contains(&limit) {
-            return Err(ToolError::InvalidArguments(vec![format!(
-                "`limit` must be between {LIMIT_MIN} and {LIMIT_MAX} (got {limit})"
-            )]));
-        }
-        let limit = usize::try_from(limit).unwrap_or(0);
+        let limit = usize::try_from(page_limit(query.limit)?).unwrap_or(usize::MAX);
         // The cursor is bound to the tool, the reset fields and the filters: the listing they
         // describe. `limit` may change from call to call.
         let scope = format!(
@@ -144,19 +138,10 @@ impl ToolContext {
             let page = split(page);
             last = Some(response);
             let skip = usize::try_from(position.skip).unwrap_or(usize::MAX);
-            let mut stopped_at = None;
-            for (index, item) in page.items.into_iter().enumerate().skip(skip) {
-                if result.len() == limit {
-                    stopped_at = Some(index);
-                    break;
-                }
-                let item =
-                    serde_json::to_value(item).map_err(|error| ToolError::Internal(error.to_string()))?;
-                if query.filters.matches(&item) {
-                    result.push(item);
-                }
-            }
-            if let Some(index) = stopped_at {
+            if let Some(index) = query
+                .filters
+                .take_matching(page.items, skip, limit, &mut result)?
+            {
                 position.skip = u32::try_from(index).unwrap_or(u32::MAX);
                 break Some(position);
             }

@@ -69,6 +69,18 @@ impl Shared {
     }
 }
 
+/// The `limit` argument of a list call: defaulted, and checked against the bounds every list
+/// tool publishes.
+pub(crate) fn page_limit(limit: Option<i64>) -> Result<u64, ToolError> {
+    let limit = limit.unwrap_or(LIMIT_DEFAULT);
+    if !(LIMIT_MIN..=LIMIT_MAX).contains(&limit) {
+        return Err(ToolError::InvalidArguments(vec![format!(
+            "`limit` must be between {LIMIT_MIN} and {LIMIT_MAX} (got {limit})"
+        )]));
+    }
+    Ok(limit.unsigned_abs())
+}
+
 /// One call's view.
 #[derive(Debug)]
 pub struct ToolContext {

@@ -249,19 +249,27 @@ impl CursorCodec {
             return Err(CursorError::Malformed);
         }
         let (payload, tag) = bytes.split_at(PAYLOAD_LEN);
-        self.key
-            .mac()
-            .chain_update(payload)
-            .verify_slice(tag)
-            .map_err(|_| CursorError::BadSignature)?;
-        if payload[1..1 + SCOPE_DIGEST_LEN] != scope_digest(scope) {
-            return Err(CursorError::ScopeMismatch);
-        }
+        self.authenticate(payload, tag, scope)?;
         let mut index = [0u8; 8];
         index.copy_from_slice(&payload[1 + SCOPE_DIGEST_LEN..]);
         Ok(CursorPosition {
             start_index: u64::from_be_bytes(index),
         })
+    }
+
+    /// Checks a decoded cursor's tag, then its scope digest (the byte after the version): the
+    /// MAC first (constant time), so a forged token always reports `BadSignature` and
+    /// `ScopeMismatch` means a genuine cursor reused elsewhere.
+    fn authenticate(&self, payload: &[u8], tag: &[u8], scope: &str) -> Result<(), CursorError> {
+        self.key
+            .mac()
+            .chain_update(payload)
+            .verify_slice(tag)
+            .map_err(|_| CursorError::BadSignature)?;
+        if payload.get(1..1 + SCOPE_DIGEST_LEN) != Some(&scope_digest(scope)[..]) {
+            return Err(CursorError::ScopeMismatch);
+        }
+        Ok(())
     }
 
     /// A cursor for a body_cursor `position`, bound to `scope`; `None` when the upstream's
@@ -295,14 +303,7 @@ impl CursorCodec {
             return Err(CursorError::Malformed);
         }
         let (payload, tag) = bytes.split_at(bytes.len() - TAG_LEN);
-        self.key
-            .mac()
-            .chain_update(payload)
-            .verify_slice(tag)
-            .map_err(|_| CursorError::BadSignature)?;
-        if payload[1..1 + SCOPE_DIGEST_LEN] != scope_digest(scope) {
-            return Err(CursorError::ScopeMismatch);
-        }
+        self.authenticate(payload, tag, scope)?;
         let mut skip = [0u8; 4];
         skip.copy_from_slice(&payload[1 + SCOPE_DIGEST_LEN..fixed - 1]);
         let flags = payload[fixed - 1];

@@ -9,8 +9,10 @@
 
 use std::fmt::Write as _;
 
+use serde::Serialize;
 use serde_json::Value;
 
+use crate::error::ToolError;
 use crate::scim_filter::{CompareOp, FilterValue};
 
 /// One filter: where to look, and what to compare with.
@@ -53,6 +55,28 @@ impl LocalFilters {
                     .any(|found| compare(found, filter.operator, &filter.value))
             })
         })
+    }
+
+    /// Moves the items of one upstream page that pass the filters into `result`, from index
+    /// `skip` on, until `result` holds `limit`. Returns the index of the first item not looked
+    /// at when `result` filled up before the page ended: where the next call resumes.
+    pub fn take_matching<T: Serialize>(
+        &self,
+        items: Vec<T>,
+        skip: usize,
+        limit: usize,
+        result: &mut Vec<Value>,
+    ) -> Result<Option<usize>, ToolError> {
+        for (index, item) in items.into_iter().enumerate().skip(skip) {
+            if result.len() == limit {
+                return Ok(Some(index));
+            }
+            let item = serde_json::to_value(item).map_err(|error| ToolError::Internal(error.to_string()))?;
+            if self.matches(&item) {
+                result.push(item);
+            }
+        }
+        Ok(None)
     }
 
     /// A canonical rendering, for binding a cursor to the filters it was issued under.

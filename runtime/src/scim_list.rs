@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::context::{LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, ToolContext, ToolOutput, UpstreamRequests};
+use crate::context::{LIMIT_MAX, ToolContext, ToolOutput, UpstreamRequests, page_limit};
 use crate::cursor::{CursorError, CursorPosition, LOCAL_VERSION};
 use crate::error::ToolError;
 use crate::local_filter::LocalFilters;
@@ -55,13 +55,7 @@ impl ToolContext {
         R: DeserializeOwned,
         T: Serialize,
     {
-        let limit = query.limit.unwrap_or(LIMIT_DEFAULT);
-        if !(LIMIT_MIN..=LIMIT_MAX).contains(&limit) {
-            return Err(ToolError::InvalidArguments(vec![format!(
-                "`limit` must be between {LIMIT_MIN} and {LIMIT_MAX} (got {limit})"
-            )]));
-        }
-        let limit = limit.unsigned_abs();
+        let limit = page_limit(query.limit)?;
         let filter = query.filter.build();
         // The scope binds a cursor to the tool and the exact filter it was issued for.
         let scope = format!("{}\n{}", self.spec().name, filter.as_deref().unwrap_or_default());
@@ -162,20 +156,9 @@ impl ToolContext {
             let (items, total) = split(list);
             last = response;
             let returned = items.len() as u64;
-            let mut stopped_at = None;
-            for (index, item) in items.into_iter().enumerate() {
-                if result.len() as u64 == limit {
-                    stopped_at = Some(index as u64);
-                    break;
-                }
-                let item =
-                    serde_json::to_value(item).map_err(|error| ToolError::Internal(error.to_string()))?;
-                if local.matches(&item) {
-                    result.push(item);
-                }
-            }
-            if let Some(index) = stopped_at {
-                break Some(next_item + index);
+            let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
+            if let Some(index) = local.take_matching(items, 0, wanted, &mut result)? {
+                break Some(next_item + index as u64);
             }
             next_item += returned;
             let exhausted = returned == 0
