@@ -22,39 +22,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/introspect", get(introspect_v1))
         .route("/api/v2/auth/introspect", get(introspect_v2));
     for version in ["v1", "v2"] {
-        router = router
-            .route(&format!("/api/{version}/signinattempts"), post(sign_in_attempts))
-            .route(&format!("/api/{version}/itemusages"), post(item_usages))
-            .route(&format!("/api/{version}/auditevents"), post(audit_events));
+        for kind in Kind::ALL {
+            let handler =
+                move |State(state): State<AppState>,
+                      headers: HeaderMap,
+                      uri: axum::http::Uri,
+                      body: Bytes| async move { page(&state, kind, &headers, &uri, &body) };
+            router = router.route(&format!("/api/{version}/{}", kind.path()), post(handler));
+        }
     }
     router
-}
-
-async fn sign_in_attempts(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    body: Bytes,
-) -> Response {
-    page(&state, Kind::SignInAttempts, &headers, &uri, &body)
-}
-
-async fn item_usages(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    body: Bytes,
-) -> Response {
-    page(&state, Kind::ItemUsages, &headers, &uri, &body)
-}
-
-async fn audit_events(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    body: Bytes,
-) -> Response {
-    page(&state, Kind::AuditEvents, &headers, &uri, &body)
 }
 
 fn page(state: &AppState, kind: Kind, headers: &HeaderMap, uri: &axum::http::Uri, body: &Bytes) -> Response {

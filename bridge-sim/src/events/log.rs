@@ -36,6 +36,17 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Self; 3] = [Self::SignInAttempts, Self::ItemUsages, Self::AuditEvents];
+
+    /// The last segment of this kind's endpoint, `/api/v2/<path>` (facts §3).
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::SignInAttempts => "signinattempts",
+            Self::ItemUsages => "itemusages",
+            Self::AuditEvents => "auditevents",
+        }
+    }
+
     /// The token feature that reads this kind (facts §2).
     pub fn feature(self) -> &'static str {
         match self {
