@@ -620,28 +620,8 @@ impl<'a> Converter<'a> {
                 }
                 Value::Object(schema)
             }
-            Shape::Integer(rules) => {
-                let mut schema = Map::new();
-                schema.insert("type".into(), json!("integer"));
-                if let Some(min) = rules.minimum {
-                    schema.insert("minimum".into(), json!(min));
-                }
-                if let Some(max) = rules.maximum {
-                    schema.insert("maximum".into(), json!(max));
-                }
-                Value::Object(schema)
-            }
-            Shape::Number(rules) => {
-                let mut schema = Map::new();
-                schema.insert("type".into(), json!("number"));
-                if let Some(min) = rules.minimum {
-                    schema.insert("minimum".into(), json!(min));
-                }
-                if let Some(max) = rules.maximum {
-                    schema.insert("maximum".into(), json!(max));
-                }
-                Value::Object(schema)
-            }
+            Shape::Integer(rules) => bounded("integer", rules.minimum, rules.maximum),
+            Shape::Number(rules) => bounded("number", rules.minimum, rules.maximum),
             Shape::Map(values) => {
                 json!({ "type": "object", "additionalProperties": self.json_schema(values) })
             }
@@ -706,4 +686,17 @@ impl<'a> Converter<'a> {
 
 fn is_read_only(property: &ReferenceOr<Box<Schema>>) -> bool {
     matches!(property, ReferenceOr::Item(schema) if schema.schema_data.read_only)
+}
+
+/// `{"type": kind}` with the bounds that are set.
+fn bounded<T: Into<Value>>(kind: &str, minimum: Option<T>, maximum: Option<T>) -> Value {
+    let mut schema = Map::new();
+    schema.insert("type".into(), json!(kind));
+    if let Some(minimum) = minimum {
+        schema.insert("minimum".into(), minimum.into());
+    }
+    if let Some(maximum) = maximum {
+        schema.insert("maximum".into(), maximum.into());
+    }
+    Value::Object(schema)
 }
