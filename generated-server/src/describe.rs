@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use clap::ArgMatches;
 use clap::parser::ValueSource;
-use generated_server::{EVENTS, INTEGRATIONS};
+use generated_server::INTEGRATIONS;
 use registry::RegistryLocation;
 use runtime::ToolNaming;
 
@@ -107,11 +107,10 @@ pub fn describe(config: &ServeConfig, sources: &Sources<'_>) -> String {
             Some("shutdown_grace"),
         );
     }
-    let active = config.active();
     let integrations: Vec<String> = INTEGRATIONS
         .iter()
         .map(|integration| {
-            if active.iter().any(|on| std::ptr::eq(*on, *integration)) {
+            if config.is_active(integration) {
                 format!(
                     "{} ({} of {} tools in scope)",
                     integration.name,
@@ -132,11 +131,8 @@ pub fn describe(config: &ServeConfig, sources: &Sources<'_>) -> String {
         ),
         Upstreams::Remote(remotes) => {
             for remote in remotes {
-                let (name, id) = if std::ptr::eq(remote.integration, &EVENTS) {
-                    ("events", "events_url")
-                } else {
-                    ("bridge", "bridge_url")
-                };
+                let options = &remote.integration.options;
+                let (name, id) = (options.label, options.url_key);
                 match &remote.url_from {
                     Some(from) => line(name, format!("{}  ({from})", remote.upstream.shown_url()), None),
                     None => line(name, remote.upstream.shown_url().to_owned(), Some(id)),

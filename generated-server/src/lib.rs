@@ -47,6 +47,22 @@ pub struct GeneratedIntegration {
     pub readiness_path: Option<&'static str>,
     /// The spec's servers: URL and description.
     pub servers: &'static [(&'static str, &'static str)],
+    /// How op-scim-mcp's command line and messages name its upstream settings.
+    pub options: UpstreamOptions,
+}
+
+/// The words for one integration's upstream settings, so that `config check`, warnings and
+/// the start-up log name the right flags without asking which integration they speak of.
+#[derive(Debug)]
+pub struct UpstreamOptions {
+    /// The `config check` line of its URL; the token's line is this plus " token".
+    pub label: &'static str,
+    /// The flag that gives its URL.
+    pub url_flag: &'static str,
+    /// That flag's key in the configuration file.
+    pub url_key: &'static str,
+    /// What to set to serve it, for the start-up line of an integration left unconfigured.
+    pub how_to_configure: &'static str,
 }
 
 /// The 1Password SCIM bridge.
@@ -58,6 +74,12 @@ pub static SCIM: GeneratedIntegration = GeneratedIntegration {
     error_messages: generated::registry::ERROR_MESSAGES,
     readiness_path: generated::registry::READINESS_PATH,
     servers: generated::registry::SERVERS,
+    options: UpstreamOptions {
+        label: "bridge",
+        url_flag: "--bridge-url",
+        url_key: "bridge_url",
+        how_to_configure: "set --bridge-url and OP_SCIM_BEARER_TOKEN",
+    },
 };
 
 /// The 1Password Events API.
@@ -69,6 +91,12 @@ pub static EVENTS: GeneratedIntegration = GeneratedIntegration {
     error_messages: generated_events::registry::ERROR_MESSAGES,
     readiness_path: generated_events::registry::READINESS_PATH,
     servers: generated_events::registry::SERVERS,
+    options: UpstreamOptions {
+        label: "events",
+        url_flag: "--events-url",
+        url_key: "events_url",
+        how_to_configure: "set --events-region (or --events-url) and OP_EVENTS_BEARER_TOKEN",
+    },
 };
 
 /// Every integration, in the order they are served and described.

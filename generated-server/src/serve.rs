@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use generated_server::{CATALOGS, EVENTS, GeneratedIntegration, PRODUCT_PROMPTS};
+use generated_server::{CATALOGS, GeneratedIntegration, PRODUCT_PROMPTS};
 use registry::http::RegistryHttp;
 use registry::{Registry, RegistryLocation, open_store};
 use runtime::audit::AuditLog;
@@ -157,17 +157,12 @@ fn announce_integration(integration: &GeneratedIntegration, upstream: &Upstream,
 
 /// The start-up log line of each integration that serves nothing because it is not configured.
 fn log_inactive(config: &ServeConfig) {
-    let active = config.active();
     for integration in generated_server::INTEGRATIONS {
-        if !active.iter().any(|on| std::ptr::eq(*on, integration)) {
-            let how = if std::ptr::eq(integration, &EVENTS) {
-                "set --events-region (or --events-url) and OP_EVENTS_BEARER_TOKEN"
-            } else {
-                "set --bridge-url and OP_SCIM_BEARER_TOKEN"
-            };
+        if !config.is_active(integration) {
             tracing::info!(
                 integration = integration.name,
-                "integration not configured, no tools: {how}"
+                "integration not configured, no tools: {}",
+                integration.options.how_to_configure
             );
         }
     }

@@ -105,6 +105,11 @@ impl ServeConfig {
         self.upstreams.active()
     }
 
+    /// Whether `integration` is configured and so served.
+    pub fn is_active(&self, integration: &GeneratedIntegration) -> bool {
+        self.upstreams.is_active(integration)
+    }
+
     /// How many tools the scope serves, over the active integrations.
     pub fn tools_in_scope(&self) -> usize {
         self.active()
@@ -128,6 +133,10 @@ impl Upstreams {
             Upstreams::Demo { .. } => INTEGRATIONS.to_vec(),
             Upstreams::Remote(remotes) => remotes.iter().map(|remote| remote.integration).collect(),
         }
+    }
+
+    fn is_active(&self, integration: &GeneratedIntegration) -> bool {
+        self.active().into_iter().any(|on| std::ptr::eq(on, integration))
     }
 }
 
@@ -222,12 +231,10 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
     }
     if let Some(Upstreams::Remote(remotes)) = &upstreams {
         for remote in remotes {
-            let flag = if std::ptr::eq(remote.integration, &EVENTS) {
-                "--events-url"
-            } else {
-                "--bridge-url"
-            };
-            warnings.extend(clear_text_upstream(flag, remote.upstream.base_url()));
+            warnings.extend(clear_text_upstream(
+                remote.integration.options.url_flag,
+                remote.upstream.base_url(),
+            ));
         }
     }
     if let (Some(upstreams), Some(scope)) = (&upstreams, &scope) {
@@ -236,7 +243,7 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
         if serving == 0 {
             let inactive: Vec<&str> = INTEGRATIONS
                 .iter()
-                .filter(|integration| !active.iter().any(|on| std::ptr::eq(*on, **integration)))
+                .filter(|integration| !upstreams.is_active(integration))
                 .map(|integration| integration.name)
                 .collect();
             problems.push(format!(
