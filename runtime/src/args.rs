@@ -156,16 +156,19 @@ pub fn join_index(at: &str, index: usize) -> String {
 /// Deserializes and validates tool arguments into the tool's typed input.
 pub fn parse_arguments<T: DeserializeOwned + Validate>(arguments: JsonObject) -> Result<T, ToolError> {
     let value = serde_json::Value::Object(arguments);
-    let input: T = serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner().to_string();
-        let problem = if path == "." || path.is_empty() {
-            inner
-        } else {
-            format!("`{path}`: {inner}")
-        };
-        ToolError::InvalidArguments(vec![problem])
-    })?;
+    // Path tracking only for arguments that failed: it costs as much as the parse itself.
+    let input: T = T::deserialize(&value)
+        .or_else(|_| serde_path_to_error::deserialize(&value))
+        .map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner().to_string();
+            let problem = if path == "." || path.is_empty() {
+                inner
+            } else {
+                format!("`{path}`: {inner}")
+            };
+            ToolError::InvalidArguments(vec![problem])
+        })?;
     let mut errors = ArgErrors::default();
     input.validate("", &mut errors);
     errors.into_result()?;

@@ -134,10 +134,7 @@ impl ToolContext {
         request: UpstreamRequest,
     ) -> Result<(T, UpstreamResponse), ToolError> {
         let response = self.shared.upstream.send(&request).await?;
-        let mut deserializer = serde_json::Deserializer::from_slice(&response.body);
-        let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-            ToolError::UnexpectedResponse(format!("at `{}`: {}", error.path(), error.inner()))
-        })?;
+        let parsed = parse_body(&response.body)?;
         Ok((parsed, response))
     }
 
@@ -159,10 +156,7 @@ impl ToolContext {
                 let status = response.status;
                 (response, status)
             };
-        let mut deserializer = serde_json::Deserializer::from_slice(&response.body);
-        let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-            ToolError::UnexpectedResponse(format!("at `{}`: {}", error.path(), error.inner()))
-        })?;
+        let value: T = parse_body(&response.body)?;
         let structured =
             serde_json::to_value(value).map_err(|error| ToolError::Internal(error.to_string()))?;
         Ok(ToolOutput {
@@ -199,4 +193,17 @@ impl ToolContext {
             upstream_requests: None,
         })
     }
+}
+
+/// An upstream body as the spec's type. Tracking the path costs a third of the parse on every
+/// call, so it runs only for a body that failed, to say where.
+pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ToolError> {
+    serde_json::from_slice(body).map_err(|plain| {
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+            Err(error) => ToolError::UnexpectedResponse(format!("at `{}`: {}", error.path(), error.inner())),
+            // Only trailing bytes after a complete value fail the plain parse alone.
+            Ok(_) => ToolError::UnexpectedResponse(plain.to_string()),
+        }
+    })
 }

@@ -91,6 +91,11 @@ impl RateLimitInfo {
 /// Returns `None` when the response carries no usable rate-limit information at all (no known
 /// header, or only values that do not parse).
 pub fn normalize(status: u16, headers: &HeaderMap, local_now: SystemTime) -> Option<RateLimitInfo> {
+    // Most responses carry none of these fields. One pass over the names present is far cheaper
+    // than the twenty-odd lookups by name below, each of which parses and hashes its name.
+    if !headers.keys().any(|name| is_rate_limit_field(name.as_str())) {
+        return None;
+    }
     let now = field(headers, "date")
         .and_then(|d| httpdate::parse_http_date(&d).ok())
         .map_or_else(|| Now::from_system_time(local_now), Now::from_system_time);
@@ -128,6 +133,14 @@ pub fn normalize(status: u16, headers: &HeaderMap, local_now: SystemTime) -> Opt
         info.retry_after_seconds,
     ];
     known.iter().any(Option::is_some).then_some(info)
+}
+
+/// Whether `name` (lower case, as `http` stores names) is a field some family below reads. Every
+/// result of [`normalize`] needs at least one of them, so a response without any has nothing to
+/// normalize.
+fn is_rate_limit_field(name: &str) -> bool {
+    const PREFIXES: [&str; 4] = ["ratelimit", "x-ratelimit", "x-rate-limit", "anthropic-ratelimit"];
+    name == "retry-after" || PREFIXES.iter().any(|prefix| name.starts_with(prefix))
 }
 
 fn empty(source: RateLimitSource) -> RateLimitInfo {

@@ -558,3 +558,16 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_early_exit_admits_every_field_a_family_reads() {
+    for name in NAMES.iter().filter(|name| **name != "date") {
+        assert!(super::is_rate_limit_field(name), "{name} would be skipped");
+    }
+    for name in ["date", "content-type", "x-request-id", "rate", "limit"] {
+        assert!(
+            !super::is_rate_limit_field(name),
+            "{name} is not a rate-limit field"
+        );
+    }
+}
