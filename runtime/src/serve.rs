@@ -67,13 +67,20 @@ pub fn http_router(
         .with_allowed_origins(rules.allowed_origins.clone())
         .enforce_origin_validation()
         .with_cancellation_token(service_stop);
-    let service = StreamableHttpService::new(
+    // Shared, not cloned per request: routing clones the service it is handed, and this one
+    // carries its whole configuration (host and origin lists included), which rmcp's own
+    // `Service::call` clones once more.
+    let service = Arc::new(StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(NeverSessionManager::default()),
         config,
-    );
+    ));
+    let handle = move |request: axum::extract::Request| {
+        let service = service.clone();
+        async move { service.handle(request).await }
+    };
     axum::Router::new()
-        .nest_service("/mcp", service)
+        .nest_service("/mcp", axum::routing::any(handle))
         .layer(axum::middleware::from_fn_with_state(
             body_read_timeout,
             crate::http_guard::read_json_rpc_body,

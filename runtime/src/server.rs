@@ -99,8 +99,8 @@ struct Inner {
     prompts: Vec<OfferedPrompt>,
     /// Each reference resource with the integration whose upstream it reads.
     references: Vec<(&'static ReferenceSpec, Arc<Shared>)>,
-    server_name: String,
-    server_version: String,
+    /// What `initialize` answers, built once: rmcp asks for it several times per request.
+    info: ServerConfig,
 }
 
 #[derive(Debug)]
@@ -195,14 +195,14 @@ impl McpServer {
                     .map(|reference| (reference, integration.shared.clone()))
             })
             .collect();
+        let info = server_config(&published, settings.server_name, settings.server_version);
         Ok(Self {
             inner: Arc::new(Inner {
                 integrations,
                 tools: published,
                 prompts,
                 references,
-                server_name: settings.server_name,
-                server_version: settings.server_version,
+                info,
             }),
         })
     }
@@ -435,6 +435,30 @@ pub fn tool_definition_json(spec: &'static ToolSpec, name: &'static str) -> Resu
     })
 }
 
+/// What `initialize` answers: capabilities, name and version, and instructions telling the
+/// client the upstreams it has tools for and the two conventions every tool shares.
+fn server_config(tools: &[PublishedTool], name: String, version: String) -> ServerConfig {
+    let mut upstreams: Vec<&str> = Vec::new();
+    for tool in tools {
+        if !upstreams.contains(&tool.shared.upstream_name) {
+            upstreams.push(tool.shared.upstream_name);
+        }
+    }
+    let instructions = format!(
+        "Tools for the {}. List tools page with `limit` and `next_cursor`; pass `next_cursor` back unchanged. \
+         Rate-limit errors are returned at once with the time to wait; this server never retries.",
+        upstreams.join(" and the ")
+    );
+    let capabilities = ServerCapabilities::builder()
+        .enable_tools()
+        .enable_prompts()
+        .enable_resources()
+        .build();
+    ServerConfig::new(capabilities)
+        .with_server_info(Implementation::new(name, version))
+        .with_instructions(instructions)
+}
+
 fn definition(spec: &'static ToolSpec, name: &'static str) -> Result<Tool, ServerBuildError> {
     let parse = |text: &str| -> Result<serde_json::Map<String, Value>, ServerBuildError> {
         match serde_json::from_str::<Value>(text) {
@@ -601,24 +625,6 @@ async fn fetch_reference(reference: &ReferenceSpec, shared: &Shared) -> Result<S
     serde_json::to_string_pretty(&value).map_err(|error| ErrorData::internal_error(error.to_string(), None))
 }
 
-impl McpServer {
-    /// What the client is told about this server: the upstreams it has tools for, and the two
-    /// conventions every tool shares.
-    fn instructions(&self) -> String {
-        let mut upstreams: Vec<&str> = Vec::new();
-        for tool in &self.inner.tools {
-            if !upstreams.contains(&tool.shared.upstream_name) {
-                upstreams.push(tool.shared.upstream_name);
-            }
-        }
-        format!(
-            "Tools for the {}. List tools page with `limit` and `next_cursor`; pass `next_cursor` back unchanged. \
-             Rate-limit errors are returned at once with the time to wait; this server never retries.",
-            upstreams.join(" and the ")
-        )
-    }
-}
-
 impl ServerHandler for McpServer {
     async fn list_prompts(
         &self,
@@ -679,17 +685,7 @@ impl ServerHandler for McpServer {
     }
 
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder()
-            .enable_tools()
-            .enable_prompts()
-            .enable_resources()
-            .build();
-        ServerConfig::new(capabilities)
-            .with_server_info(Implementation::new(
-                &self.inner.server_name,
-                &self.inner.server_version,
-            ))
-            .with_instructions(self.instructions())
+        self.inner.info.clone()
     }
 
     async fn list_tools(

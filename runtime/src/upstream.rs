@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderMap, Method, header};
+use http::{HeaderMap, HeaderValue, Method, header};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
@@ -100,6 +100,10 @@ pub enum UpstreamConfigError {
     InvalidUrl(String),
     #[error("the bearer token is empty")]
     EmptyToken,
+    #[error("the bearer token holds characters an HTTP header cannot carry")]
+    TokenNotHeaderSafe,
+    #[error("the media type `{0}` cannot be an HTTP header value")]
+    InvalidMediaType(&'static str),
     #[error("could not build the HTTP client: {0}")]
     Client(String),
 }
@@ -112,7 +116,10 @@ pub struct Upstream {
     /// `base_url` parsed once: a call sets only the path and query on a copy of it, rather
     /// than handing reqwest a string whose scheme and host it would parse again every time.
     base: reqwest::Url,
-    token: Secret,
+    /// `Bearer <token>`, marked sensitive, and the media type: built once rather than
+    /// formatted and validated again on every call.
+    authorization: HeaderValue,
+    media_type: HeaderValue,
     /// The base URL as messages and logs show it: its password, if any, masked.
     shown_url: String,
     connect_timeout: Duration,
@@ -120,7 +127,6 @@ pub struct Upstream {
     max_response_bytes: usize,
     /// Where every answer's status and rate-limit state is counted, if anywhere.
     metrics: Option<Arc<Metrics>>,
-    media_type: &'static str,
     error_messages: &'static [&'static [&'static str]],
     probe_path: &'static str,
 }
@@ -156,6 +162,11 @@ impl Upstream {
         if config.bearer_token.expose().trim().is_empty() {
             return Err(UpstreamConfigError::EmptyToken);
         }
+        let mut authorization = HeaderValue::try_from(format!("Bearer {}", config.bearer_token.expose()))
+            .map_err(|_| UpstreamConfigError::TokenNotHeaderSafe)?;
+        authorization.set_sensitive(true);
+        let media_type = HeaderValue::from_str(config.media_type)
+            .map_err(|_| UpstreamConfigError::InvalidMediaType(config.media_type))?;
         // One TLS stack (rustls with ring); installing the provider twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
@@ -171,12 +182,12 @@ impl Upstream {
             shown_url: crate::redact::redact_url(&base_url),
             base_url,
             base: parsed,
-            token: config.bearer_token,
+            authorization,
+            media_type,
             connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
             max_response_bytes: config.max_response_bytes,
             metrics: None,
-            media_type: config.media_type,
             error_messages: config.error_messages,
             probe_path: config.probe_path.trim_start_matches('/'),
         })
@@ -195,8 +206,8 @@ impl Upstream {
         let answer = self
             .client
             .get(url)
-            .header(header::ACCEPT, self.media_type)
-            .bearer_auth(self.token.expose())
+            .header(header::ACCEPT, self.media_type.clone())
+            .header(header::AUTHORIZATION, self.authorization.clone())
             .timeout(timeout)
             .send()
             .await;
@@ -230,11 +241,11 @@ impl Upstream {
         let mut builder = self
             .client
             .request(request.method.clone(), url)
-            .header(header::ACCEPT, self.media_type)
-            .bearer_auth(self.token.expose());
+            .header(header::ACCEPT, self.media_type.clone())
+            .header(header::AUTHORIZATION, self.authorization.clone());
         if let Some(body) = &request.body {
             builder = builder
-                .header(header::CONTENT_TYPE, self.media_type)
+                .header(header::CONTENT_TYPE, self.media_type.clone())
                 .body(body.clone());
         }
         let mut response = builder
@@ -242,7 +253,8 @@ impl Upstream {
             .await
             .map_err(|error| self.transport_error(&error))?;
         let status = response.status().as_u16();
-        let headers = response.headers().clone();
+        // Taken, not cloned: the response is read only for its body from here on.
+        let headers = std::mem::take(response.headers_mut());
         let rate_limit = ratelimit::normalize(status, &headers, SystemTime::now());
         if let Some(metrics) = &self.metrics {
             metrics.upstream_response(&request.method, status, rate_limit.as_ref());
@@ -254,7 +266,7 @@ impl Upstream {
                 limit: self.max_response_bytes,
             });
         }
-        let mut body = Vec::new();
+        let mut body = Vec::with_capacity(response.content_length().map_or(0, |length| length as usize));
         while let Some(chunk) = response
             .chunk()
             .await
