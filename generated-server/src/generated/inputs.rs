@@ -225,9 +225,9 @@ pub struct ListAll1PasswordGroupsInput {
     pub display_name: Option<String>,
     /// Only the group with this identity-provider id.
     pub external_id: Option<String>,
-    /// How many results to return on this page, 1 to 100 (default 50).
+    /// Page size.
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page, passed back unchanged; omit it for the first page.
+    /// From the previous page.
     pub next_cursor: Option<String>,
 }
 impl Validate for ListAll1PasswordGroupsInput {
@@ -243,9 +243,9 @@ impl Validate for ListAll1PasswordGroupsInput {
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListAll1PasswordResourceTypesInput {
-    /// How many results to return on this page, 1 to 100 (default 50).
+    /// Page size.
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page, passed back unchanged; omit it for the first page.
+    /// From the previous page.
     pub next_cursor: Option<String>,
 }
 impl Validate for ListAll1PasswordResourceTypesInput {
@@ -261,9 +261,9 @@ impl Validate for ListAll1PasswordResourceTypesInput {
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListAll1PasswordSchemasInput {
-    /// How many results to return on this page, 1 to 100 (default 50).
+    /// Page size.
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page, passed back unchanged; omit it for the first page.
+    /// From the previous page.
     pub next_cursor: Option<String>,
 }
 impl Validate for ListAll1PasswordSchemasInput {
@@ -289,9 +289,9 @@ pub struct ListAll1PasswordUsersInput {
     pub display_name: Option<String>,
     /// Only the user with this identity-provider id.
     pub external_id: Option<String>,
-    /// How many results to return on this page, 1 to 100 (default 50).
+    /// Page size.
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page, passed back unchanged; omit it for the first page.
+    /// From the previous page.
     pub next_cursor: Option<String>,
 }
 impl Validate for ListAll1PasswordUsersInput {

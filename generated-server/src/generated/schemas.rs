@@ -6,15 +6,12 @@ pub const ONE_PASSWORD_GROUPS_ADD_MEMBERS_INPUT: &str = r#"{
   "properties": {
     "id": {
       "type": "string",
-      "minLength": 1,
-      "maxLength": 256,
       "description": "The group's 1Password SCIM id (26 lower-case characters)."
     },
     "member_ids": {
       "type": "array",
       "items": {
-        "type": "string",
-        "minLength": 1
+        "type": "string"
       },
       "minItems": 1,
       "maxItems": 100,
@@ -24,8 +21,7 @@ pub const ONE_PASSWORD_GROUPS_ADD_MEMBERS_INPUT: &str = r#"{
   "required": [
     "id",
     "member_ids"
-  ],
-  "additionalProperties": false
+  ]
 }"#;
 /// Output schema of `1_password_groups_add_members` (its `structuredContent`).
 pub const ONE_PASSWORD_GROUPS_ADD_MEMBERS_OUTPUT: &str = r#"{
@@ -106,15 +102,12 @@ pub const ONE_PASSWORD_GROUPS_REMOVE_MEMBERS_INPUT: &str = r#"{
   "properties": {
     "id": {
       "type": "string",
-      "minLength": 1,
-      "maxLength": 256,
       "description": "The group's 1Password SCIM id (26 lower-case characters)."
     },
     "member_ids": {
       "type": "array",
       "items": {
-        "type": "string",
-        "minLength": 1
+        "type": "string"
       },
       "minItems": 1,
       "maxItems": 100,
@@ -124,8 +117,7 @@ pub const ONE_PASSWORD_GROUPS_REMOVE_MEMBERS_INPUT: &str = r#"{
   "required": [
     "id",
     "member_ids"
-  ],
-  "additionalProperties": false
+  ]
 }"#;
 /// Output schema of `1_password_groups_remove_members` (its `structuredContent`).
 pub const ONE_PASSWORD_GROUPS_REMOVE_MEMBERS_OUTPUT: &str = r#"{
@@ -206,15 +198,12 @@ pub const ONE_PASSWORD_USERS_REACTIVATE_INPUT: &str = r#"{
   "properties": {
     "id": {
       "type": "string",
-      "minLength": 1,
-      "maxLength": 256,
       "description": "The user's 1Password SCIM id (26 upper-case characters)."
     }
   },
   "required": [
     "id"
-  ],
-  "additionalProperties": false
+  ]
 }"#;
 /// Output schema of `1_password_users_reactivate` (its `structuredContent`).
 pub const ONE_PASSWORD_USERS_REACTIVATE_OUTPUT: &str = r#"{
@@ -344,15 +333,12 @@ pub const ONE_PASSWORD_USERS_SUSPEND_INPUT: &str = r#"{
   "properties": {
     "id": {
       "type": "string",
-      "minLength": 1,
-      "maxLength": 256,
       "description": "The user's 1Password SCIM id (26 upper-case characters)."
     }
   },
   "required": [
     "id"
-  ],
-  "additionalProperties": false
+  ]
 }"#;
 /// Output schema of `1_password_users_suspend` (its `structuredContent`).
 pub const ONE_PASSWORD_USERS_SUSPEND_OUTPUT: &str = r#"{
@@ -482,7 +468,6 @@ pub const CREATE_A_1_PASSWORD_GROUP_INPUT: &str = r#"{
   "properties": {
     "display_name": {
       "type": "string",
-      "minLength": 1,
       "description": "The group's name."
     },
     "external_id": {
@@ -492,8 +477,7 @@ pub const CREATE_A_1_PASSWORD_GROUP_INPUT: &str = r#"{
   },
   "required": [
     "display_name"
-  ],
-  "additionalProperties": false
+  ]
 }"#;
 /// Output schema of `create_a_1_password_group` (its `structuredContent`).
 pub const CREATE_A_1_PASSWORD_GROUP_OUTPUT: &str = r#"{
@@ -593,8 +577,7 @@ pub const CREATE_A_1_PASSWORD_USER_INPUT: &str = r#"{
           "type": "string",
           "description": "The full name as displayed."
         }
-      },
-      "additionalProperties": false
+      }
     },
     "display_name": {
       "type": "string",
@@ -615,8 +598,7 @@ pub const CREATE_A_1_PASSWORD_USER_INPUT: &str = r#"{
   },
   "required": [
     "user_name"
-  ],
-  "additionalProperties": false
+  ]
 }"#;
 /// Output schema of `create_a_1_password_user` (its `structuredContent`).
 pub const CREATE_A_1_PASSWORD_USER_OUTPUT: &str = r#"{
@@ -746,15 +728,12 @@ pub const DELETE_A_1_PASSWORD_GROUP_BY_ID_INPUT: &str = r#"{
   "properties": {
     "id": {
       "type": "string",
-      "minLength": 1,
-      "maxLength": 256,
       "description": "The group's 1Password SCIM id (26 lower-case characters)."
     }
   },
   "required": [
     "id"
-  ],
-  "additionalProperties": false
+  ]
 }"#;
 /// Output schema of `delete_a_1_password_group_by_id` (its `structuredContent`).
 pub const DELETE_A_1_PASSWORD_GROUP_BY_ID_OUTPUT: &str = r#"{
@@ -775,15 +754,12 @@ pub const DELETE_A_1_PASSWORD_USER_BY_ID_INPUT: &str = r#"{
   "properties": {
     "id": {
       "type": "string",
-      "minLength": 1,
-      "maxLength": 256,
       "description": "The user's 1Password SCIM id (26 upper-case characters)."
     }
   },
   "required": [
     "id"
-  ],
-  "additionalProperties": false
+  ]
 }"#;
 /// Output schema of `delete_a_1_password_user_by_id` (its `structuredContent`).
 pub const DELETE_A_1_PASSWORD_USER_BY_ID_OUTPUT: &str = r#"{
@@ -801,8 +777,7 @@ pub const DELETE_A_1_PASSWORD_USER_BY_ID_OUTPUT: &str = r#"{
 /// Input schema of `get_1_password_service_provider_config`.
 pub const GET_1_PASSWORD_SERVICE_PROVIDER_CONFIG_INPUT: &str = r#"{
   "type": "object",
-  "properties": {},
-  "additionalProperties": false
+  "properties": {}
 }"#;
 /// Output schema of `get_1_password_service_provider_config` (its `structuredContent`).
 pub const GET_1_PASSWORD_SERVICE_PROVIDER_CONFIG_OUTPUT: &str = r#"{
@@ -910,15 +885,12 @@ pub const GET_SINGLE_1_PASSWORD_GROUP_BY_ID_INPUT: &str = r#"{
   "properties": {
     "id": {
       "type": "string",
-      "minLength": 1,
-      "maxLength": 256,
       "description": "The group's 1Password SCIM id (26 lower-case characters)."
     }
   },
   "required": [
     "id"
-  ],
-  "additionalProperties": false
+  ]
 }"#;
 /// Output schema of `get_single_1_password_group_by_id` (its `structuredContent`).
 pub const GET_SINGLE_1_PASSWORD_GROUP_BY_ID_OUTPUT: &str = r#"{
@@ -999,15 +971,12 @@ pub const GET_SINGLE_1_PASSWORD_USER_BY_ID_INPUT: &str = r#"{
   "properties": {
     "id": {
       "type": "string",
-      "minLength": 1,
-      "maxLength": 256,
       "description": "The user's 1Password SCIM id (26 upper-case characters)."
     }
   },
   "required": [
     "id"
-  ],
-  "additionalProperties": false
+  ]
 }"#;
 /// Output schema of `get_single_1_password_user_by_id` (its `structuredContent`).
 pub const GET_SINGLE_1_PASSWORD_USER_BY_ID_OUTPUT: &str = r#"{
@@ -1147,15 +1116,14 @@ pub const LIST_ALL_1_PASSWORD_GROUPS_INPUT: &str = r#"{
       "type": "integer",
       "minimum": 1,
       "maximum": 100,
-      "description": "How many results to return on this page, 1 to 100 (default 50).",
+      "description": "Page size.",
       "default": 50
     },
     "next_cursor": {
       "type": "string",
-      "description": "The `next_cursor` of the previous page, passed back unchanged; omit it for the first page."
+      "description": "From the previous page."
     }
-  },
-  "additionalProperties": false
+  }
 }"#;
 /// Output schema of `list_all_1_password_groups` (its `structuredContent`).
 pub const LIST_ALL_1_PASSWORD_GROUPS_OUTPUT: &str = r#"{
@@ -1271,15 +1239,14 @@ pub const LIST_ALL_1_PASSWORD_RESOURCE_TYPES_INPUT: &str = r#"{
       "type": "integer",
       "minimum": 1,
       "maximum": 100,
-      "description": "How many results to return on this page, 1 to 100 (default 50).",
+      "description": "Page size.",
       "default": 50
     },
     "next_cursor": {
       "type": "string",
-      "description": "The `next_cursor` of the previous page, passed back unchanged; omit it for the first page."
+      "description": "From the previous page."
     }
-  },
-  "additionalProperties": false
+  }
 }"#;
 /// Output schema of `list_all_1_password_resource_types` (its `structuredContent`).
 pub const LIST_ALL_1_PASSWORD_RESOURCE_TYPES_OUTPUT: &str = r#"{
@@ -1349,15 +1316,14 @@ pub const LIST_ALL_1_PASSWORD_SCHEMAS_INPUT: &str = r#"{
       "type": "integer",
       "minimum": 1,
       "maximum": 100,
-      "description": "How many results to return on this page, 1 to 100 (default 50).",
+      "description": "Page size.",
       "default": 50
     },
     "next_cursor": {
       "type": "string",
-      "description": "The `next_cursor` of the previous page, passed back unchanged; omit it for the first page."
+      "description": "From the previous page."
     }
-  },
-  "additionalProperties": false
+  }
 }"#;
 /// Output schema of `list_all_1_password_schemas` (its `structuredContent`).
 pub const LIST_ALL_1_PASSWORD_SCHEMAS_OUTPUT: &str = r#"{
@@ -1473,15 +1439,14 @@ pub const LIST_ALL_1_PASSWORD_USERS_INPUT: &str = r#"{
       "type": "integer",
       "minimum": 1,
       "maximum": 100,
-      "description": "How many results to return on this page, 1 to 100 (default 50).",
+      "description": "Page size.",
       "default": 50
     },
     "next_cursor": {
       "type": "string",
-      "description": "The `next_cursor` of the previous page, passed back unchanged; omit it for the first page."
+      "description": "From the previous page."
     }
-  },
-  "additionalProperties": false
+  }
 }"#;
 /// Output schema of `list_all_1_password_users` (its `structuredContent`).
 pub const LIST_ALL_1_PASSWORD_USERS_OUTPUT: &str = r#"{
@@ -1644,13 +1609,10 @@ pub const UPDATE_A_1_PASSWORD_GROUP_BY_ID_INPUT: &str = r#"{
   "properties": {
     "id": {
       "type": "string",
-      "minLength": 1,
-      "maxLength": 256,
       "description": "The group's 1Password SCIM id (26 lower-case characters)."
     },
     "display_name": {
       "type": "string",
-      "minLength": 1,
       "description": "The group's name."
     },
     "external_id": {
@@ -1661,8 +1623,7 @@ pub const UPDATE_A_1_PASSWORD_GROUP_BY_ID_INPUT: &str = r#"{
   "required": [
     "id",
     "display_name"
-  ],
-  "additionalProperties": false
+  ]
 }"#;
 /// Output schema of `update_a_1_password_group_by_id` (its `structuredContent`).
 pub const UPDATE_A_1_PASSWORD_GROUP_BY_ID_OUTPUT: &str = r#"{
@@ -1743,8 +1704,6 @@ pub const UPDATE_A_1_PASSWORD_USER_BY_ID_INPUT: &str = r#"{
   "properties": {
     "id": {
       "type": "string",
-      "minLength": 1,
-      "maxLength": 256,
       "description": "The user's 1Password SCIM id (26 upper-case characters)."
     },
     "user_name": {
@@ -1768,8 +1727,7 @@ pub const UPDATE_A_1_PASSWORD_USER_BY_ID_INPUT: &str = r#"{
           "type": "string",
           "description": "The full name as displayed."
         }
-      },
-      "additionalProperties": false
+      }
     },
     "display_name": {
       "type": "string",
@@ -1791,8 +1749,7 @@ pub const UPDATE_A_1_PASSWORD_USER_BY_ID_INPUT: &str = r#"{
   "required": [
     "id",
     "user_name"
-  ],
-  "additionalProperties": false
+  ]
 }"#;
 /// Output schema of `update_a_1_password_user_by_id` (its `structuredContent`).
 pub const UPDATE_A_1_PASSWORD_USER_BY_ID_OUTPUT: &str = r#"{

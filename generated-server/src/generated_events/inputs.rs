@@ -25,9 +25,9 @@ pub struct ListAll1PasswordAuditEventsInput {
     pub object_type: Option<String>,
     /// Only events by the team member with this UUID.
     pub actor_uuid: Option<String>,
-    /// How many results to return on this page, 1 to 100 (default 50).
+    /// Page size.
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page, passed back unchanged; omit it for the first page.
+    /// From the previous page.
     pub next_cursor: Option<String>,
 }
 impl Validate for ListAll1PasswordAuditEventsInput {
@@ -59,9 +59,9 @@ pub struct ListAll1PasswordItemUsagesInput {
     pub user_email: Option<String>,
     /// Only uses of this kind: fill, reveal, secure-copy, export, share, ...
     pub action: Option<String>,
-    /// How many results to return on this page, 1 to 100 (default 50).
+    /// Page size.
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page, passed back unchanged; omit it for the first page.
+    /// From the previous page.
     pub next_cursor: Option<String>,
 }
 impl Validate for ListAll1PasswordItemUsagesInput {
@@ -95,9 +95,9 @@ pub struct ListAll1PasswordSignInAttemptsInput {
     pub category: Option<String>,
     /// Only attempts from this country code, e.g. CA.
     pub country: Option<String>,
-    /// How many results to return on this page, 1 to 100 (default 50).
+    /// Page size.
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page, passed back unchanged; omit it for the first page.
+    /// From the previous page.
     pub next_cursor: Option<String>,
 }
 impl Validate for ListAll1PasswordSignInAttemptsInput {

@@ -3,8 +3,7 @@
 /// Input schema of `1_password_events_introspect`.
 pub const ONE_PASSWORD_EVENTS_INTROSPECT_INPUT: &str = r#"{
   "type": "object",
-  "properties": {},
-  "additionalProperties": false
+  "properties": {}
 }"#;
 /// Output schema of `1_password_events_introspect` (its `structuredContent`).
 pub const ONE_PASSWORD_EVENTS_INTROSPECT_OUTPUT: &str = r#"{
@@ -66,15 +65,14 @@ pub const LIST_ALL_1_PASSWORD_AUDIT_EVENTS_INPUT: &str = r#"{
       "type": "integer",
       "minimum": 1,
       "maximum": 100,
-      "description": "How many results to return on this page, 1 to 100 (default 50).",
+      "description": "Page size.",
       "default": 50
     },
     "next_cursor": {
       "type": "string",
-      "description": "The `next_cursor` of the previous page, passed back unchanged; omit it for the first page."
+      "description": "From the previous page."
     }
-  },
-  "additionalProperties": false
+  }
 }"#;
 /// Output schema of `list_all_1_password_audit_events` (its `structuredContent`).
 pub const LIST_ALL_1_PASSWORD_AUDIT_EVENTS_OUTPUT: &str = r#"{
@@ -310,15 +308,14 @@ pub const LIST_ALL_1_PASSWORD_ITEM_USAGES_INPUT: &str = r#"{
       "type": "integer",
       "minimum": 1,
       "maximum": 100,
-      "description": "How many results to return on this page, 1 to 100 (default 50).",
+      "description": "Page size.",
       "default": 50
     },
     "next_cursor": {
       "type": "string",
-      "description": "The `next_cursor` of the previous page, passed back unchanged; omit it for the first page."
+      "description": "From the previous page."
     }
-  },
-  "additionalProperties": false
+  }
 }"#;
 /// Output schema of `list_all_1_password_item_usages` (its `structuredContent`).
 pub const LIST_ALL_1_PASSWORD_ITEM_USAGES_OUTPUT: &str = r#"{
@@ -497,15 +494,14 @@ pub const LIST_ALL_1_PASSWORD_SIGN_IN_ATTEMPTS_INPUT: &str = r#"{
       "type": "integer",
       "minimum": 1,
       "maximum": 100,
-      "description": "How many results to return on this page, 1 to 100 (default 50).",
+      "description": "Page size.",
       "default": 50
     },
     "next_cursor": {
       "type": "string",
-      "description": "The `next_cursor` of the previous page, passed back unchanged; omit it for the first page."
+      "description": "From the previous page."
     }
-  },
-  "additionalProperties": false
+  }
 }"#;
 /// Output schema of `list_all_1_password_sign_in_attempts` (its `structuredContent`).
 pub const LIST_ALL_1_PASSWORD_SIGN_IN_ATTEMPTS_OUTPUT: &str = r#"{
