@@ -7,19 +7,19 @@ use serde_json::{Value, json};
 use crate::model::{BodyCursorPaging, OutputPlan, PaginationPlan, Shape};
 use crate::schema::Converter;
 
-/// What the model reads about paging through a SCIM list.
-pub const PAGING_INSTRUCTIONS: &str = "Results come in pages. Pass `limit` (1-100, default 50). \
-When the result's `next_cursor` is a string, call this tool again with `next_cursor` set to it \
-exactly as returned and the same filter arguments to get the next page; never invent or edit a \
-cursor. A null `next_cursor` means this was the last page.";
+/// What the model reads about paging through a SCIM list: the whole contract in one sentence,
+/// since it is repeated in every list tool the model reads. The page size (`limit`) carries its
+/// range and default as schema keywords, so the sentence does not repeat them.
+pub const PAGING_INSTRUCTIONS: &str = "Paged: pass next_cursor back unchanged, same filters, \
+until null; never invent one.";
 
-/// What the model reads about paging through a body_cursor list.
+/// What the model reads about paging through a body_cursor list. Unlike a SCIM list, a page may
+/// hold fewer matches than `limit` (the server filters what the upstream pages hold), so the
+/// model must not take a short page for the last.
 pub fn body_cursor_instructions(plan: &BodyCursorPaging) -> String {
     format!(
-        "Results come in pages, oldest first. Pass `limit` (1-100, default 50). When the result's \
-         `next_cursor` is a string, call this tool again with `next_cursor` set to it exactly as returned \
-         and the same filter arguments; a page may be short or even empty while more follows, so keep \
-         going until `next_cursor` is null. Each call reads at most {} pages from the upstream.",
+        "Paged, oldest first: pass next_cursor back unchanged, same filters, until null, even \
+         past a short or empty page; never invent one. A call reads at most {} upstream pages.",
         plan.requests_per_call
     )
 }

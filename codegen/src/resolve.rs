@@ -231,9 +231,8 @@ impl MethodContext<'_> {
                     maximum: Some(LIMIT_MAX),
                 }),
                 required: false,
-                description: format!(
-                    "How many results to return on this page, {LIMIT_MIN} to {LIMIT_MAX} (default {LIMIT_DEFAULT})."
-                ),
+                // The range and default are the schema's minimum, maximum and default.
+                description: "Page size.".into(),
                 default: Some(json!(LIMIT_DEFAULT)),
                 role: InputRole::Limit,
             });
@@ -241,7 +240,7 @@ impl MethodContext<'_> {
                 name: "next_cursor".into(),
                 shape: Shape::String(StringRules::default()),
                 required: false,
-                description: "The `next_cursor` of the previous page, passed back unchanged; omit it for the first page.".into(),
+                description: "From the previous page.".into(),
                 default: None,
                 role: InputRole::Cursor,
             });
@@ -432,7 +431,11 @@ impl MethodContext<'_> {
     }
 }
 
-/// The published input schema: object root, every property described, unknown ones refused.
+/// The published input schema: object root, every property described.
+///
+/// Unknown arguments are refused by the generated argument types (`deny_unknown_fields`), not
+/// by what is published: `additionalProperties: false` on every tool cost hundreds of bytes the
+/// model reads in every conversation and told it nothing the property list does not.
 fn input_schema(inputs: &[InputField], args: &Converter<'_>) -> Value {
     let mut properties = serde_json::Map::new();
     let mut required = Vec::new();
@@ -457,7 +460,6 @@ fn input_schema(inputs: &[InputField], args: &Converter<'_>) -> Value {
     if !required.is_empty() {
         schema.insert("required".into(), Value::Array(required));
     }
-    schema.insert("additionalProperties".into(), json!(false));
     Value::Object(schema)
 }
 

@@ -606,11 +606,16 @@ impl<'a> Converter<'a> {
             Shape::String(rules) => {
                 let mut schema = Map::new();
                 schema.insert("type".into(), json!("string"));
-                if let Some(min) = rules.min_length {
-                    schema.insert("minLength".into(), json!(min));
-                }
-                if let Some(max) = rules.max_length {
-                    schema.insert("maxLength".into(), json!(max));
+                // An argument's length bounds are checked by the generated handler, and they
+                // tell a model filling in an id or a name nothing it can act on, while costing
+                // bytes in every conversation: only the data side publishes them.
+                if self.side == Side::Data {
+                    if let Some(min) = rules.min_length {
+                        schema.insert("minLength".into(), json!(min));
+                    }
+                    if let Some(max) = rules.max_length {
+                        schema.insert("maxLength".into(), json!(max));
+                    }
                 }
                 if rules.email {
                     schema.insert("format".into(), json!("email"));
@@ -677,9 +682,9 @@ impl<'a> Converter<'a> {
         if !required.is_empty() {
             schema.insert("required".into(), Value::Array(required));
         }
-        if self.side == Side::Args {
-            schema.insert("additionalProperties".into(), json!(false));
-        }
+        // Unknown argument fields are refused by the generated types (`deny_unknown_fields`);
+        // `additionalProperties: false` would repeat that in every conversation, so it is not
+        // published (see `resolve::input_schema`).
         Value::Object(schema)
     }
 }

@@ -207,6 +207,23 @@ async fn invalid_arguments_name_the_field_and_reach_no_upstream() {
             json!({}),
             "missing field `id`",
         ),
+        // Length bounds are no longer published (they cost bytes and guide nothing), but the
+        // handler still enforces the spec's.
+        (
+            "get_single_1_password_user_by_id",
+            json!({ "id": "" }),
+            "`id` must be at least 1 characters long",
+        ),
+        (
+            "1_password_users_suspend",
+            json!({ "id": "A".repeat(257) }),
+            "`id` must be at most 256 characters long",
+        ),
+        (
+            "1_password_groups_add_members",
+            json!({ "id": "g", "member_ids": [""] }),
+            "must be at least 1 characters long",
+        ),
         (
             "create_a_1_password_user",
             json!({ "user_name": "not an email" }),

@@ -3,6 +3,7 @@
 mod against_the_simulator;
 mod codegen_fixtures;
 mod connections;
+mod definitions_budget;
 mod dockerfile;
 mod events_tools;
 mod filter_round_trip;

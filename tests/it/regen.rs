@@ -40,8 +40,8 @@ fn editing_a_docs_description_changes_only_its_lines() {
     let spec = std::fs::read_to_string(root.join(xtask::SPEC_PATH)).expect("spec");
     let docs = std::fs::read_to_string(root.join(xtask::DOCS_PATH)).expect("docs");
     let edited = docs.replace(
-        "Read one 1Password group by id, with its name and members.",
-        "Read one 1Password group by id, with its name and every member.",
+        "One group, with its name and members.",
+        "One group, with its name and every member.",
     );
     assert_ne!(docs, edited, "the fixture sentence must exist in the docs YAML");
     let generate = |docs: &str| {
