@@ -4,6 +4,7 @@
 
 mod client;
 mod harness;
+mod instructions;
 mod latency;
 mod load;
 mod matrix;
@@ -61,6 +62,9 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
+    /// Instructions per call under callgrind (repeatable where timings are not): the
+    /// simulator's own GET, and op-scim-mcp's get and ping over stdio and HTTP.
+    Instructions,
     /// Two replicas on one PostgreSQL registry under load; one is killed half-way (issue 8).
     Replicas {
         #[arg(long, default_value_t = 32)]
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         }
         Command::Latency { iterations } => latency::run(&root, iterations),
         Command::Load { clients, seconds } => load::run(&root, clients, seconds),
+        Command::Instructions => instructions::run(&root),
         Command::Replicas { clients, seconds } => replicas::run(&root, clients, seconds.max(2)),
     };
     match outcome {

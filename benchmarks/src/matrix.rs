@@ -263,11 +263,14 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
             }
         }
         results.extend(unavailable);
-        Ok::<_, anyhow::Error>(results)
+        // Last, on a machine no longer loaded by the throughput phases (counts do not depend on
+        // it, but the run is quicker).
+        let instructions = crate::instructions::measure(&ours, &work).await;
+        Ok::<_, anyhow::Error>((results, instructions))
     });
     drop(runtime);
     drop(sim);
-    let results = outcome?;
+    let (results, instructions) = outcome?;
 
     let info = RunInfo {
         machine: machine_info(),
@@ -298,7 +301,7 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
             options.latency_iterations
         ),
     };
-    let (markdown, svg, summary) = report::render(&results, &info);
+    let (markdown, svg, summary) = report::render(&results, &instructions, &info);
     println!("{summary}");
     if options.write_docs {
         let docs = root.join("docs");

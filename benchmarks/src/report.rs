@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::instructions::InstructionRow;
 use crate::results::{FASTMCP_VERSION, LEVELS, Measured, RMCP_OPENAPI_VERSION, RunInfo};
 
 const OURS_HTTP: &str = "op-scim-mcp (HTTP)";
@@ -16,6 +17,14 @@ const TARGET_FASTMCP_RATIO: f64 = 10.0;
 const TARGET_IDLE_MIB: f64 = 15.0;
 const TARGET_PEAK_MIB: f64 = 40.0;
 const TARGET_STARTUP_MS: f64 = 50.0;
+/// Issue 16: added median latency over the direct call, its p99, and throughput at 16 clients
+/// as a share of the direct call's.
+const TARGET_ADDED_16_MS: f64 = 0.10;
+const TARGET_ADDED_P99_16_MS: f64 = 0.5;
+const TARGET_DIRECT_SHARE_16: f64 = 0.40;
+/// Issue 16: instructions per `tools/call` get and per `ping` (callgrind).
+const TARGET_CALL_INSTRUCTIONS: f64 = 150_000.0;
+const TARGET_PING_INSTRUCTIONS: f64 = 60_000.0;
 
 fn find<'a>(results: &'a [Measured], name: &str) -> Option<&'a Measured> {
     results.iter().find(|m| m.name == name && m.available)
@@ -107,7 +116,11 @@ fn traversal_complete_ms(m: &Measured) -> Option<f64> {
 }
 
 /// (markdown document, SVG chart, the summary printed to the terminal)
-pub fn render(results: &[Measured], info: &RunInfo) -> (String, String, String) {
+pub fn render(
+    results: &[Measured],
+    instructions: &[InstructionRow],
+    info: &RunInfo,
+) -> (String, String, String) {
     let mut doc = String::new();
     let _ = writeln!(doc, "# Benchmarks\n");
     let _ = writeln!(
@@ -127,8 +140,20 @@ pub fn render(results: &[Measured], info: &RunInfo) -> (String, String, String) 
 
     let mut body = String::new();
     targets(&mut body, results);
+    targets_16(&mut body, results, instructions);
     ratios(&mut body, results);
     tables(&mut body, results);
+    let _ = writeln!(body, "## Instructions per call (callgrind)\n");
+    let _ = writeln!(
+        body,
+        "Counted by `valgrind --tool=callgrind` on the serving process, which repeats exactly where \
+         timings on this shared machine do not: (count of 600 sequential calls - count of 100) / 500, \
+         so start-up and shutdown cancel out. One client, one keep-alive connection (HTTP) or one \
+         pipe (stdio). The limit is the simulated bridge's own `GET /Users/{{id}}`, measured the \
+         same way. `cargo benchmarks instructions` prints this table alone.\n"
+    );
+    body.push_str(&instructions_table(instructions));
+    let _ = writeln!(body);
     notes(&mut body, results, info);
     doc.push_str(&body);
     setup(&mut doc, results, info);
@@ -264,6 +289,120 @@ fn targets(out: &mut String, results: &[Measured]) {
         );
     }
     let _ = writeln!(out);
+}
+
+/// The targets of issue 16: close to the direct call.
+fn targets_16(out: &mut String, results: &[Measured], instructions: &[InstructionRow]) {
+    let limit = find(results, LIMIT);
+    let _ = writeln!(out, "## Against the targets of issue 16\n");
+    let _ = writeln!(
+        out,
+        "| target | measured | ratio to target | met |\n|---|---|---|---|"
+    );
+    let mut row = |target: String, measured: String, ratio: Option<f64>, met: Option<bool>| {
+        let met = match met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "not measured",
+        };
+        let _ = writeln!(
+            out,
+            "| {target} | {measured} | {} | {met} |",
+            num(ratio, 2).replace("n/a", "-")
+        );
+    };
+    for (label, name) in [("HTTP", OURS_HTTP), ("stdio", OURS_STDIO)] {
+        let m = find(results, name);
+        let median = m.and_then(added);
+        let p99 = m.and_then(added_p99);
+        row(
+            format!(
+                "added latency over direct, median <= {TARGET_ADDED_16_MS} ms, p99 <= {TARGET_ADDED_P99_16_MS} ms ({label})"
+            ),
+            format!("{} ms, p99 {} ms", num(median, 3), num(p99, 3)),
+            median.map(|v| v / TARGET_ADDED_16_MS),
+            median
+                .zip(p99)
+                .map(|(v, p)| v <= TARGET_ADDED_16_MS && p <= TARGET_ADDED_P99_16_MS),
+        );
+        let at =
+            |m: Option<&Measured>, level: usize| m.and_then(|m| m.throughput.get(level).copied().flatten());
+        let share = match (at(m, 1), at(limit, 1)) {
+            (Some(ours), Some(direct)) if direct > 0.0 => Some(ours / direct),
+            _ => None,
+        };
+        row(
+            format!(
+                "calls/s at 16 clients >= {TARGET_DIRECT_SHARE_16}x the direct call's, and no lower at 64 ({label})"
+            ),
+            format!(
+                "{} of {} calls/s = {}x; {} at 64",
+                int(at(m, 1)),
+                int(at(limit, 1)),
+                num(share, 2),
+                int(at(m, 2))
+            ),
+            share.map(|v| v / TARGET_DIRECT_SHARE_16),
+            share
+                .zip(at(m, 1))
+                .zip(at(m, 2))
+                .map(|((share, at16), at64)| share >= TARGET_DIRECT_SHARE_16 && at64 >= at16),
+        );
+    }
+    for row_measured in instructions
+        .iter()
+        .filter(|r| r.process.starts_with("op-scim-mcp"))
+    {
+        let target = if row_measured.workload == "ping" {
+            TARGET_PING_INSTRUCTIONS
+        } else {
+            TARGET_CALL_INSTRUCTIONS
+        };
+        row(
+            format!(
+                "instructions per {} <= {}k ({})",
+                row_measured.workload,
+                target / 1000.0,
+                row_measured.process.trim_start_matches("op-scim-mcp ")
+            ),
+            row_measured
+                .per_call
+                .map_or_else(|| "n/a".to_owned(), |v| format!("{:.1}k", v / 1000.0)),
+            row_measured.per_call.map(|v| v / target),
+            row_measured.per_call.map(|v| v <= target),
+        );
+    }
+    let _ = writeln!(out);
+}
+
+/// The instruction counts as a table, with each figure's ratio to the direct call's.
+pub fn instructions_table(rows: &[InstructionRow]) -> String {
+    let limit = rows
+        .iter()
+        .find(|row| !row.process.starts_with("op-scim-mcp"))
+        .and_then(|row| row.per_call);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| process | workload | instructions per call | ratio to the limit | note |\n|---|---|---|---|---|"
+    );
+    for row in rows {
+        let ratio = match (row.per_call, limit) {
+            (Some(value), Some(limit)) if limit > 0.0 => Some(value / limit),
+            _ => None,
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            row.process,
+            row.workload,
+            row.per_call
+                .map_or_else(|| "n/a".to_owned(), |v| format!("{:.1}k", v / 1000.0)),
+            ratio.map_or_else(|| "n/a".to_owned(), |r| format!("{r:.2}x")),
+            row.note
+        );
+    }
+    out
 }
 
 fn ratios(out: &mut String, results: &[Measured]) {
