@@ -316,7 +316,7 @@ impl McpServer {
                         .insert(UPSTREAM_REQUESTS_META_KEY.to_owned(), value);
                 }
                 (
-                    CallToolResult::structured(output.structured).with_meta(meta),
+                    structured_result(output.structured).with_meta(meta),
                     output.rate_limit,
                 )
             }
@@ -433,6 +433,17 @@ pub fn tool_definition_json(spec: &'static ToolSpec, name: &'static str) -> Resu
         tool: spec.name,
         reason: error.to_string(),
     })
+}
+
+/// A successful result: the value as `structuredContent` and, for clients that read only
+/// content blocks, as JSON text. rmcp's own constructor prints the text through `Display`,
+/// which costs several times what writing it into a buffer does.
+fn structured_result(value: Value) -> CallToolResult {
+    // A `Value` always serializes (its keys are strings); the default is unreachable.
+    let text = serde_json::to_string(&value).unwrap_or_default();
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(value);
+    result
 }
 
 /// What `initialize` answers: capabilities, name and version, and instructions telling the
