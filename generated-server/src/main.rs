@@ -12,6 +12,12 @@ mod settings;
 
 use std::process::ExitCode;
 
+/// Allocation is a fifth of a tool call's work; jemalloc does it in fewer instructions than the
+/// system allocator at the same memory (see generated-server/Cargo.toml).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use clap::{CommandFactory as _, FromArgMatches as _};
 use registry::KeyKind;
 
