@@ -28,6 +28,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use subtle::ConstantTimeEq as _;
 use tokio_util::sync::CancellationToken;
 
@@ -51,6 +54,35 @@ pub use store::{RegistryStore, StoreFuture};
 pub struct Registry {
     store: Box<dyn RegistryStore>,
     cache: Arc<Cache>,
+    lookups: Lookups,
+}
+
+/// `registry_lookups`: token and key lookups by where they were answered, `memory` or `store`.
+/// A share of `store` that climbs and stays up says the cache is off (its listener is down).
+#[derive(Clone)]
+pub(crate) struct Lookups {
+    pub(crate) family: Family<LookupSource, Counter>,
+    memory: Counter,
+    store: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct LookupSource {
+    source: &'static str,
+}
+
+impl Default for Lookups {
+    fn default() -> Self {
+        let family = Family::<LookupSource, Counter>::default();
+        // Fetched once, so counting a lookup is one atomic increment with no label lookup.
+        let memory = family.get_or_create(&LookupSource { source: "memory" }).clone();
+        let store = family.get_or_create(&LookupSource { source: "store" }).clone();
+        Self {
+            family,
+            memory,
+            store,
+        }
+    }
 }
 
 impl fmt::Debug for Registry {
@@ -65,7 +97,13 @@ impl Registry {
         Self {
             store,
             cache: Arc::default(),
+            lookups: Lookups::default(),
         }
+    }
+
+    /// The lookup counters, for the HTTP face to register with `/metrics`.
+    pub(crate) fn lookups(&self) -> &Lookups {
+        &self.lookups
     }
 
     /// Keeps the cache of lookups fresh with the store's watcher until `stop` fires: run it on
@@ -253,8 +291,10 @@ impl Registry {
         hash: &TokenHash,
     ) -> Result<Option<(ServerEntry, TokenHash)>, RegistryError> {
         if let Some(cached) = self.cache.server(hash) {
+            self.lookups.memory.inc();
             return Ok(Some(cached.as_ref().clone()));
         }
+        self.lookups.store.inc();
         let ticket = self.cache.ticket();
         let found = self.store.server_by_hash(hash).await?;
         if let Some(found) = &found {
@@ -270,8 +310,10 @@ impl Registry {
         hash: &TokenHash,
     ) -> Result<Option<(KeyEntry, TokenHash)>, RegistryError> {
         if let Some(cached) = self.cache.key(kind, hash) {
+            self.lookups.memory.inc();
             return Ok(Some(cached.as_ref().clone()));
         }
+        self.lookups.store.inc();
         let ticket = self.cache.ticket();
         let found = self.store.key_by_hash(kind, hash).await?;
         if let Some(found) = &found {

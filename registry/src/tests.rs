@@ -325,3 +325,28 @@ async fn a_revocation_by_another_connection_to_the_file_is_honoured_within_a_sec
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_are_counted_by_where_they_were_answered() {
+    let (registry, _stop) = kept_fresh(Box::new(SqliteStore::in_memory().expect("store"))).await;
+    let mut metrics = runtime::Metrics::default();
+    let _http =
+        crate::http::RegistryHttp::new(registry.clone(), &[], "", "test").with_metrics_in(&mut metrics);
+    let now = SystemTime::now();
+    let (_, token) = registry
+        .create_server(read_only(), now, &vocabulary(), |_| true)
+        .await
+        .expect("created");
+    for _ in 0..3 {
+        assert!(registry.authorize(Some(token.reveal()), None, now).await.is_ok());
+    }
+    let text = metrics.render().expect("rendered");
+    assert!(
+        text.contains("registry_lookups_total{source=\"memory\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("registry_lookups_total{source=\"store\"} 1"),
+        "{text}"
+    );
+}

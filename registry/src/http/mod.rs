@@ -77,10 +77,15 @@ impl RegistryHttp {
         self
     }
 
-    /// Counts storage failures in `metrics` (the instance `/metrics` renders); call before the
-    /// metrics are shared.
+    /// Counts storage failures and lookups (answered from memory or the store) in `metrics`
+    /// (the instance `/metrics` renders); call before the metrics are shared.
     pub fn with_metrics_in(mut self, metrics: &mut Metrics) -> Self {
         self.metrics = RegistryMetrics::registered_in(metrics);
+        metrics.register(
+            "registry_lookups",
+            "Token and key lookups, by where they were answered (memory or store)",
+            self.registry.lookups().family.clone(),
+        );
         self
     }
 
