@@ -242,3 +242,17 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CHANNEL;
+
+    #[test]
+    fn the_trigger_notifies_the_channel_the_listener_listens_on() {
+        // The migration is fixed text once released, so the constant must follow it.
+        let notifying = super::super::MIGRATIONS
+            .iter()
+            .any(|migration| migration.contains(&format!("pg_notify('{CHANNEL}'")));
+        assert!(notifying, "no migration notifies {CHANNEL}");
+    }
+}
