@@ -153,7 +153,7 @@ pub enum ServersAction {
     },
     /// List servers (never their tokens).
     List,
-    /// Revoke a server by id or name; takes effect on its next request.
+    /// Revoke a server by id or name; every running server refuses its token within a second.
     Revoke { id_or_name: String },
 }
 

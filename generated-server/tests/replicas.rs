@@ -1,11 +1,12 @@
 //! Two `op-scim-mcp` processes on one PostgreSQL registry and one cursor key, as behind a load
-//! balancer: what one replica changes, the other enforces on its next request; a cursor issued
+//! balancer: what one replica creates, the other serves at once, and what it revokes, the other
+//! refuses within a second (its cache of lookups hears of it from PostgreSQL); a cursor issued
 //! by one pages on the other; killing one mid-load loses no acknowledged change.
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use testkit::Served;
@@ -186,7 +187,8 @@ async fn scenario(postgres: &testkit::TempPostgres, database_url: &str, admin: &
         "pages overlap"
     );
 
-    // Revoked on B, refused on A at the next request.
+    // Revoked on B: refused by B at once, and by A (which has the token in its cache) within a
+    // second, when the notification from PostgreSQL has emptied that cache.
     let revoked = client()
         .delete(format!("{}/admin/servers/{id}", b.base))
         .bearer_auth(admin)
@@ -194,10 +196,26 @@ async fn scenario(postgres: &testkit::TempPostgres, database_url: &str, admin: &
         .await
         .expect("revoke answers");
     assert_eq!(revoked.status(), 204);
-    let (status, _) = mcp(&a.base, &token, "tools/list", json!({}))
+    let revoked_at = Instant::now();
+    let (status, _) = mcp(&b.base, &token, "tools/list", json!({}))
         .await
-        .expect("A answers");
+        .expect("B answers");
     assert_eq!(status, 401);
+    loop {
+        let (status, body) = mcp(&a.base, &token, "tools/list", json!({}))
+            .await
+            .expect("A answers");
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "A still admits a token revoked on B {:?} later",
+            revoked_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     // Kill A under load: every acknowledged change is kept and B keeps serving.
     let (_, writer) = create_server(&b, admin, "writer", &["read", "write"]).await;

@@ -57,7 +57,7 @@ pub struct KeyEntry {
     pub created_at: SystemTime,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyKind {
     /// The second factor a `require_api_token_auth` server asks for.
     ApiToken,

@@ -4,16 +4,29 @@
 //! pool ([`SqliteStore::blocking`]), one at a time on the one connection, never on an async
 //! worker. An async SQLite crate would do the same with a thread of its own, for one more
 //! dependency.
+//!
+//! Changes are watched with `PRAGMA data_version`, which moves when another connection (the
+//! command line, another replica on the same file) commits: it is read every [`POLL_EVERY`],
+//! also on the blocking pool. This process's own writes do not move it; the registry clears
+//! its cache after each of them itself.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
+use runtime::tool::BoxFuture;
 use rusqlite::{Connection, OptionalExtension as _, params};
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
 
+use crate::cache::Freshness;
 use crate::entry::{KeyEntry, KeyKind, ServerEntry, TokenHash, from_unix, to_unix};
 use crate::error::RegistryError;
 use crate::store::{RegistryStore, StoreFuture};
+
+/// How often the watcher asks whether another connection committed: well within
+/// [`crate::FRESH_FOR`], so a live watcher keeps the cache answering between two polls.
+pub const POLL_EVERY: Duration = Duration::from_millis(250);
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &["CREATE TABLE servers (
@@ -318,6 +331,45 @@ impl SqliteDb {
         self.with(|db| db.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)))
             .map(|_| ())
     }
+
+    /// A number that differs from the last one read on this connection when another
+    /// connection has committed since.
+    fn data_version(&self) -> Result<i64, RegistryError> {
+        self.with(|db| db.query_row("PRAGMA data_version", [], |row| row.get(0)))
+    }
+}
+
+impl SqliteStore {
+    /// Polls `PRAGMA data_version` every [`POLL_EVERY`] until `stop` fires.
+    async fn poll_changes(&self, freshness: Freshness, stop: CancellationToken) {
+        let mut ticker = tokio::time::interval(POLL_EVERY);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last: Option<i64> = None;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = stop.cancelled() => return,
+            }
+            // Taken before the read: a commit after this instant is seen by the next poll.
+            let as_of = Instant::now();
+            match self.blocking(SqliteDb::data_version).await {
+                Ok(version) => {
+                    if last.is_some_and(|seen| seen != version) {
+                        freshness.changed();
+                    }
+                    last = Some(version);
+                    freshness.confirm(as_of);
+                }
+                Err(error) => {
+                    if last.is_some() {
+                        tracing::warn!(error = %error, "cannot watch the SQLite registry for changes; looking up every token in it");
+                    }
+                    last = None;
+                    freshness.lost();
+                }
+            }
+        }
+    }
 }
 
 impl RegistryStore for SqliteStore {
@@ -377,5 +429,9 @@ impl RegistryStore for SqliteStore {
 
     fn ping(&self) -> StoreFuture<'_, ()> {
         self.blocking(SqliteDb::ping)
+    }
+
+    fn watch(&self, freshness: Freshness, stop: CancellationToken) -> BoxFuture<'_, ()> {
+        Box::pin(self.poll_changes(freshness, stop))
     }
 }

@@ -3,10 +3,17 @@
 //! The trait is async, as rmcp's session and credential stores are: the HTTP server calls it on
 //! its async workers, so a store must never block one. PostgreSQL is async to the socket; the
 //! SQLite store runs its blocking calls on tokio's blocking pool.
+//!
+//! A store also says when what it holds changes ([`RegistryStore::watch`]), so the registry can
+//! answer lookups from memory (see `crate::cache`) and still honour a revocation made by another
+//! replica or process within a second.
 
 use std::time::SystemTime;
 
 use runtime::tool::BoxFuture;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::Freshness;
 
 use crate::entry::{KeyEntry, KeyKind, ServerEntry, TokenHash};
 use crate::error::RegistryError;
@@ -43,4 +50,17 @@ pub trait RegistryStore: Send + Sync {
     /// A cheap round trip to the storage, so a readiness probe can tell a reachable registry
     /// from one that is down.
     fn ping(&self) -> StoreFuture<'_, ()>;
+
+    /// Tells `freshness` of every change committed by anyone (this process, another replica,
+    /// the command line) until `stop` fires: [`Freshness::changed`] when something may have
+    /// changed, [`Freshness::confirm`] as often as it can vouch that nothing went unreported,
+    /// [`Freshness::lost`] when it can no longer tell. Runs on the server's runtime and must
+    /// never block it.
+    ///
+    /// The default watches nothing and returns: the cache is then never confirmed, and every
+    /// lookup goes to the store.
+    fn watch(&self, freshness: Freshness, stop: CancellationToken) -> BoxFuture<'_, ()> {
+        let _ = (freshness, stop);
+        Box::pin(std::future::ready(()))
+    }
 }

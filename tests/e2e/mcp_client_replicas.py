@@ -7,7 +7,7 @@ ephemeral loopback ports, sharing the registry at DATABASE_URL and one cursor ke
 load balancer; creates an admin key with the CLI (`admin-keys create`). Then checks with the real
 client that a read-only server created through replica A's admin API serves (and refuses writes)
 through B at once, that a `next_cursor` from A pages on B, that a server revoked through B is
-refused through A on the next connection, and that B keeps answering every call while A is
+refused through A within a second, and that B keeps answering every call while A is
 killed (SIGKILL), with a server created through A just before its death still served by B.
 Prints `ok <check>` per check and `N passed, 0 failed`, and exits 0 on success; on a failure
 prints what failed and exits 1. Every child process is killed on exit; no secret is printed.
@@ -201,18 +201,23 @@ async def revocation_across_replicas(a, b):
     server_id, token = await a.admin.create("Soon revoked", ["read"])
     assert await tool_names(a.base, token), "no tools before the revocation"
     await b.admin.revoke(server_id)
-    statuses = []
+    revoked_at = time.monotonic()
+    # A has the token in its cache of lookups; the notification from PostgreSQL empties it, so
+    # the revocation takes effect on A within a second, not necessarily on the very next call.
+    while True:
+        statuses = []
 
-    async def record(response):
-        statuses.append(response.status_code)
+        async def record(response):
+            statuses.append(response.status_code)
 
-    try:
-        async with http(event_hooks={"response": [record]}) as session, connect(a.base, token, session) as client:
-            await client.list_tools()
-    except Exception:  # the refused handshake surfaces as an error
-        pass
-    else:
-        raise AssertionError("a server revoked through B still connects and lists through A")
+        try:
+            async with http(event_hooks={"response": [record]}) as session, connect(a.base, token, session) as client:
+                await client.list_tools()
+        except Exception:  # the refused handshake surfaces as an error
+            break
+        waited = time.monotonic() - revoked_at
+        assert waited < 1.0, f"a server revoked through B still connects and lists through A {waited:.2f} s later"
+        await asyncio.sleep(0.02)
     assert 401 in statuses, f"A refused the revoked server without a 401: {statuses}"
 
 

@@ -12,6 +12,7 @@ mod ops_endpoints;
 mod prompts_and_resources;
 mod published_tools;
 mod regen;
+mod registry_cache;
 mod registry_http;
 mod registry_stores;
 mod registry_tls;

@@ -2,7 +2,10 @@
 //! under `/admin`, expired entries purged in the background, the storage reported to `/readyz`.
 //! [`RegistryHttp`] brings all of it to the runtime's server as one [`HttpExtension`].
 //!
-//! Checks run on every request, so a created, revoked or expired server takes effect at once.
+//! Checks run on every request. A created server takes effect at once everywhere (only live
+//! tokens are cached); an expired one at its expiry (checked on every request, cached or not);
+//! a revoked one at once on the replica that revoked it and within [`crate::FRESH_FOR`] on the
+//! others, whose caches the store's watcher empties.
 //! Logs name the server entry, never a token or key.
 //!
 //! Every registry call is awaited through [`RegistryHttp::on_registry`], which counts storage
@@ -74,10 +77,15 @@ impl RegistryHttp {
         self
     }
 
-    /// Counts storage failures in `metrics` (the instance `/metrics` renders); call before the
-    /// metrics are shared.
+    /// Counts storage failures and lookups (answered from memory or the store) in `metrics`
+    /// (the instance `/metrics` renders); call before the metrics are shared.
     pub fn with_metrics_in(mut self, metrics: &mut Metrics) -> Self {
         self.metrics = RegistryMetrics::registered_in(metrics);
+        metrics.register(
+            "registry_lookups",
+            "Token and key lookups, by where they were answered (memory or store)",
+            self.registry.lookups().family.clone(),
+        );
         self
     }
 
@@ -129,12 +137,13 @@ impl HttpExtension for RegistryHttp {
         vec![Arc::new(RegistryCheck(self.clone()))]
     }
 
+    /// Purges expired entries, and keeps the cache of token lookups fresh with the store's
+    /// watcher (a `LISTEN` connection, or a poll of the SQLite file).
     fn background_tasks(&self, stop: CancellationToken) -> Vec<BoxFuture<'static, ()>> {
-        vec![Box::pin(purge::purge_periodically(
-            self.clone(),
-            PURGE_EVERY,
-            stop,
-        ))]
+        vec![
+            Box::pin(purge::purge_periodically(self.clone(), PURGE_EVERY, stop.clone())),
+            Box::pin(self.registry.clone().keep_fresh(stop)),
+        ]
     }
 }
 
@@ -157,6 +166,11 @@ impl RegistryFailure for RegistryError {
 }
 
 /// The registry is reachable, for `/readyz`.
+///
+/// A dead listener (or SQLite poller) does not make a replica unready: its cache then answers
+/// nothing and every lookup goes to the store, which is slower but as correct, and this check
+/// pings that store. Taking replicas out of the balancer for it would turn a blip of one
+/// connection into an outage of all of them.
 struct RegistryCheck(RegistryHttp);
 
 impl ReadinessCheck for RegistryCheck {

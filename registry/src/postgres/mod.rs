@@ -7,7 +7,11 @@
 //! A dead database answers with an error in bounded time: connecting gives up after
 //! [`CONNECT_TIMEOUT`], and each statement after [`STATEMENT_TIMEOUT`] (on the server) or when
 //! the socket has been silent for [`SOCKET_TIMEOUT`] (on the client).
+//!
+//! Every write notifies the replicas' listeners (see [`listen`]), so each can answer token
+//! lookups from memory and still drop a revoked token within a second.
 
+mod listen;
 mod pool;
 mod tls;
 pub(crate) mod url;
@@ -17,9 +21,14 @@ use std::time::{Duration, SystemTime};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Row, Transaction};
 
+use runtime::tool::BoxFuture;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::Freshness;
 use crate::entry::{KeyEntry, KeyKind, ServerEntry, TokenHash, from_unix, to_unix};
 use crate::error::RegistryError;
 use crate::store::{RegistryStore, StoreFuture};
+use listen::Listener;
 use pool::Pool;
 use tls::Connector;
 use url::postgres_config;
@@ -34,7 +43,8 @@ pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONNECTIONS: usize = 8;
 
 /// Migrations in order; the one row of `registry_schema` records how many have run.
-const MIGRATIONS: &[&str] = &["CREATE TABLE servers (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE servers (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL CONSTRAINT servers_name_unique UNIQUE,
         methods TEXT NOT NULL,
@@ -50,7 +60,27 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE servers (
         name TEXT NOT NULL,
         created_at BIGINT NOT NULL,
         key_hash BYTEA NOT NULL UNIQUE
-    );"];
+    );",
+    // Every change to what a lookup returns notifies the listeners, from the writing
+    // transaction itself, so it is delivered at commit whoever writes. A row trigger: a
+    // statement that changes nothing (a purge with nothing to purge) notifies nobody, and one
+    // that changes many rows notifies once (PostgreSQL folds identical notifications of a
+    // transaction into one).
+    "CREATE FUNCTION op_scim_mcp_registry_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('op_scim_mcp_registry', '');
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER servers_changed AFTER INSERT OR UPDATE OR DELETE ON servers
+        FOR EACH ROW EXECUTE FUNCTION op_scim_mcp_registry_changed();
+    CREATE TRIGGER servers_truncated AFTER TRUNCATE ON servers
+        FOR EACH STATEMENT EXECUTE FUNCTION op_scim_mcp_registry_changed();
+    CREATE TRIGGER keys_changed AFTER INSERT OR UPDATE OR DELETE ON keys
+        FOR EACH ROW EXECUTE FUNCTION op_scim_mcp_registry_changed();
+    CREATE TRIGGER keys_truncated AFTER TRUNCATE ON keys
+        FOR EACH STATEMENT EXECUTE FUNCTION op_scim_mcp_registry_changed();",
+];
 
 /// The advisory lock that serialises migrations across replicas starting together
 /// (the bytes of "opscimrg").
@@ -61,6 +91,7 @@ const SERVER_COLUMNS: &str =
 
 pub struct PostgresStore {
     pool: Pool,
+    listener: Listener,
 }
 
 impl PostgresStore {
@@ -90,7 +121,9 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("op-scim-mcp");
         }
+        let listener = Listener::new(config.clone(), connector.clone(), target.tls.clone());
         let store = Self {
+            listener,
             pool: Pool::new(
                 config,
                 &connector,
@@ -392,5 +425,9 @@ impl RegistryStore for PostgresStore {
             let db = self.pool.get().await?;
             db.batch_execute("SELECT 1").await.map_err(storage)
         })
+    }
+
+    fn watch(&self, freshness: Freshness, stop: CancellationToken) -> BoxFuture<'_, ()> {
+        Box::pin(self.listener.run(freshness, stop))
     }
 }
