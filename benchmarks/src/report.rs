@@ -360,7 +360,7 @@ fn targets_16(out: &mut String, results: &[Measured], instructions: &[Instructio
         };
         row(
             format!(
-                "instructions per {} <= {}k ({})",
+                "instructions per {} <= {}k {}",
                 row_measured.workload,
                 target / 1000.0,
                 row_measured.process.trim_start_matches("op-scim-mcp ")
