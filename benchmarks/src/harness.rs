@@ -76,19 +76,21 @@ pub(crate) fn build_release(root: &Path) -> Result<std::path::PathBuf> {
 
 /// The simulated bridge with 10,000 users, from the release binary: the child and its base URL.
 pub(crate) fn spawn_sim(binary: &Path) -> Result<(Child, String)> {
-    spawn(
-        Command::new(binary).args([
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--users",
-            "10000",
-            "--token",
-            TOKEN,
-        ]),
-        "base URL",
-    )
+    spawn(Command::new(binary).args(SIM_ARGS), SIM_READY)
 }
+
+/// The arguments of the simulated bridge every benchmark reads, and the line it prints when
+/// it listens.
+pub(crate) const SIM_ARGS: [&str; 7] = [
+    "sim",
+    "--listen",
+    "127.0.0.1:0",
+    "--users",
+    "10000",
+    "--token",
+    TOKEN,
+];
+pub(crate) const SIM_READY: &str = "base URL";
 
 /// The ids of the simulated bridge's first `count` users, which the benchmarks fetch one by one.
 pub(crate) async fn first_user_ids(bridge: &str, count: usize) -> Result<Vec<String>> {

@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::client::{HttpSession, McpClient, StdioConn, http_client};
-use crate::harness::{TOKEN, first_user_id, spawn, spawn_sim};
+use crate::harness::{SIM_ARGS, SIM_READY, TOKEN, first_user_id, spawn, spawn_sim};
 
 /// Calls in the short and the long run.
 const SHORT: u64 = 100;
@@ -212,16 +212,8 @@ async fn instructions(target: &Target<'_>, calls: u64) -> Result<u64> {
         .arg(target.binary);
     match target.transport {
         Transport::Direct => {
-            command.args([
-                "sim",
-                "--listen",
-                "127.0.0.1:0",
-                "--users",
-                "10000",
-                "--token",
-                TOKEN,
-            ]);
-            let (child, base) = spawn(&mut command, "base URL")?;
+            command.args(SIM_ARGS);
+            let (child, base) = spawn(&mut command, SIM_READY)?;
             let process = Proc(child, base);
             let client = http_client()?;
             let url = format!("{}/Users/{}", process.1, target.user);

@@ -165,21 +165,9 @@ fn targets(out: &mut String, results: &[Measured]) {
     let stdio = find(results, OURS_STDIO);
     let fastmcp = find(results, FASTMCP);
     let _ = writeln!(out, "## Against the targets of issue 6\n");
-    let _ = writeln!(
-        out,
-        "| target | measured | ratio to target | met |\n|---|---|---|---|"
-    );
+    let mut table = TargetTable::start(out);
     let mut row = |target: &str, measured: String, ratio: Option<f64>, met: Option<bool>| {
-        let met = match met {
-            Some(true) => "yes",
-            Some(false) => "**no**",
-            None => "not measured",
-        };
-        let _ = writeln!(
-            out,
-            "| {target} | {measured} | {} | {met} |",
-            num(ratio, 2).replace("n/a", "-")
-        );
+        table.row(target, &measured, ratio, met);
     };
     for (label, m) in [("HTTP", http), ("stdio", stdio)] {
         let value = m.and_then(added);
@@ -291,25 +279,42 @@ fn targets(out: &mut String, results: &[Measured]) {
     let _ = writeln!(out);
 }
 
-/// The targets of issue 16: close to the direct call.
-fn targets_16(out: &mut String, results: &[Measured], instructions: &[InstructionRow]) {
-    let limit = find(results, LIMIT);
-    let _ = writeln!(out, "## Against the targets of issue 16\n");
-    let _ = writeln!(
-        out,
-        "| target | measured | ratio to target | met |\n|---|---|---|---|"
-    );
-    let mut row = |target: String, measured: String, ratio: Option<f64>, met: Option<bool>| {
+/// A table of targets: each row what was measured, its ratio to the target, and whether it
+/// was met.
+struct TargetTable<'a> {
+    out: &'a mut String,
+}
+
+impl<'a> TargetTable<'a> {
+    fn start(out: &'a mut String) -> Self {
+        let _ = writeln!(
+            out,
+            "| target | measured | ratio to target | met |\n|---|---|---|---|"
+        );
+        Self { out }
+    }
+
+    fn row(&mut self, target: &str, measured: &str, ratio: Option<f64>, met: Option<bool>) {
         let met = match met {
             Some(true) => "yes",
             Some(false) => "**no**",
             None => "not measured",
         };
         let _ = writeln!(
-            out,
+            self.out,
             "| {target} | {measured} | {} | {met} |",
             num(ratio, 2).replace("n/a", "-")
         );
+    }
+}
+
+/// The targets of issue 16: close to the direct call.
+fn targets_16(out: &mut String, results: &[Measured], instructions: &[InstructionRow]) {
+    let limit = find(results, LIMIT);
+    let _ = writeln!(out, "## Against the targets of issue 16\n");
+    let mut table = TargetTable::start(out);
+    let mut row = |target: String, measured: String, ratio: Option<f64>, met: Option<bool>| {
+        table.row(&target, &measured, ratio, met);
     };
     for (label, name) in [("HTTP", OURS_HTTP), ("stdio", OURS_STDIO)] {
         let m = find(results, name);
