@@ -35,8 +35,11 @@ pub enum ServeError {
 
 /// Serves one client over stdin/stdout until it disconnects or `shutdown` fires.
 pub async fn serve_stdio(server: McpServer, shutdown: CancellationToken) -> Result<(), ServeError> {
+    // Through the IO reactor when stdin and stdout are pipes (as MCP clients start servers),
+    // rather than a hand-off to the blocking pool for every read and write; other streams (a
+    // terminal, a file) fall back to the blocking handles.
     let running = server
-        .serve(rmcp::transport::stdio())
+        .serve(rmcp::transport::stdio_pipes())
         .await
         .map_err(|error| ServeError::Stdio(error.to_string()))?;
     let cancel = running.cancellation_token();
