@@ -29,6 +29,7 @@ pub mod scope;
 pub mod serve;
 pub mod server;
 pub mod spec;
+mod stdio;
 pub mod tool;
 pub mod upstream;
 

@@ -38,8 +38,9 @@ pub async fn serve_stdio(server: McpServer, shutdown: CancellationToken) -> Resu
     // Through the IO reactor when stdin and stdout are pipes (as MCP clients start servers),
     // rather than a hand-off to the blocking pool for every read and write; other streams (a
     // terminal, a file) fall back to the blocking handles.
+    let (read, write) = rmcp::transport::stdio_pipes();
     let running = server
-        .serve(rmcp::transport::stdio_pipes())
+        .serve(crate::stdio::StdioTransport::new(read, write))
         .await
         .map_err(|error| ServeError::Stdio(error.to_string()))?;
     let cancel = running.cancellation_token();
