@@ -17,18 +17,29 @@ fn read_only() -> NewServer {
     }
 }
 
-#[tokio::test]
-async fn the_database_file_holds_no_token() {
-    let dir = std::env::temp_dir().join(format!("op-scim-registry-{}", std::process::id()));
+/// Creates `new` in `registry`, failing the test if it is refused.
+async fn created(registry: &Registry, new: NewServer, now: SystemTime) -> (ServerEntry, SecretToken) {
+    registry
+        .create_server(new, now, &vocabulary(), |_| true)
+        .await
+        .expect("created")
+}
+
+/// A directory of its own for a test's registry file, and the (not yet existing) file in it.
+fn fresh_file(label: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("op-scim-registry-{label}{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("state.db");
     let _ = std::fs::remove_file(&path);
+    (dir, path)
+}
+
+#[tokio::test]
+async fn the_database_file_holds_no_token() {
+    let (dir, path) = fresh_file("");
     let registry = Registry::new(Box::new(SqliteStore::open(&path).expect("store")));
     let now = SystemTime::now();
-    let (_, token) = registry
-        .create_server(read_only(), now, &vocabulary(), |_| true)
-        .await
-        .expect("created");
+    let (_, token) = created(&registry, read_only(), now).await;
     let (_, admin) = registry
         .create_key(KeyKind::AdminKey, "ops", now)
         .await
@@ -45,10 +56,7 @@ async fn the_database_file_holds_no_token() {
 
 #[test]
 fn a_database_file_with_a_newer_schema_is_refused() {
-    let dir = std::env::temp_dir().join(format!("op-scim-registry-newer-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("state.db");
-    let _ = std::fs::remove_file(&path);
+    let (dir, path) = fresh_file("newer-");
     drop(SqliteStore::open(&path).expect("store"));
     let connection = rusqlite::Connection::open(&path).expect("open");
     connection
@@ -65,10 +73,7 @@ fn a_database_file_with_a_newer_schema_is_refused() {
 
 #[test]
 fn a_new_database_file_is_readable_by_its_owner_only() {
-    let dir = std::env::temp_dir().join(format!("op-scim-registry-mode-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("state.db");
-    let _ = std::fs::remove_file(&path);
+    let (dir, path) = fresh_file("mode-");
     drop(SqliteStore::open(&path).expect("store"));
     assert_eq!(runtime::files::readable_by_others(&path), None);
     let _ = std::fs::remove_dir_all(&dir);
@@ -113,10 +118,7 @@ async fn a_server_without_methods_is_read_only_and_an_empty_list_is_refused() {
         name: "No config".into(),
         ..NewServer::default()
     };
-    let (entry, _) = registry
-        .create_server(unscoped, now, &vocabulary(), |_| true)
-        .await
-        .expect("created");
+    let (entry, _) = created(&registry, unscoped, now).await;
     assert_eq!(entry.methods, ["read"]);
     assert!(entry.tags.is_empty());
     let empty = NewServer {
@@ -224,18 +226,15 @@ async fn a_repeated_lookup_is_answered_without_the_store() {
     };
     let (registry, _stop) = kept_fresh(Box::new(store)).await;
     let now = SystemTime::now();
-    let (entry, token) = registry
-        .create_server(
-            NewServer {
-                require_api_token_auth: true,
-                ..read_only()
-            },
-            now,
-            &vocabulary(),
-            |_| true,
-        )
-        .await
-        .expect("created");
+    let (entry, token) = created(
+        &registry,
+        NewServer {
+            require_api_token_auth: true,
+            ..read_only()
+        },
+        now,
+    )
+    .await;
     let (key, api_token) = registry
         .create_key(KeyKind::ApiToken, "agent", now)
         .await
@@ -267,18 +266,15 @@ async fn a_cached_entry_is_refused_at_its_expiry_and_after_its_revocation() {
     let (registry, _stop) = kept_fresh(Box::new(SqliteStore::in_memory().expect("store"))).await;
     let now = SystemTime::now();
     let expires_at = now + Duration::from_secs(3600);
-    let (entry, token) = registry
-        .create_server(
-            NewServer {
-                expires_at: Some(expires_at),
-                ..read_only()
-            },
-            now,
-            &vocabulary(),
-            |_| true,
-        )
-        .await
-        .expect("created");
+    let (entry, token) = created(
+        &registry,
+        NewServer {
+            expires_at: Some(expires_at),
+            ..read_only()
+        },
+        now,
+    )
+    .await;
     assert!(registry.authorize(Some(token.reveal()), None, now).await.is_ok());
     assert!(registry.authorize(Some(token.reveal()), None, now).await.is_ok());
     let at_expiry = entry.expires_at.expect("an expiry");
@@ -296,18 +292,12 @@ async fn a_cached_entry_is_refused_at_its_expiry_and_after_its_revocation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_by_another_connection_to_the_file_is_honoured_within_a_second() {
-    let dir = std::env::temp_dir().join(format!("op-scim-registry-watch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("state.db");
-    let _ = std::fs::remove_file(&path);
+    let (dir, path) = fresh_file("watch-");
     let (serving, _stop) = kept_fresh(Box::new(SqliteStore::open(&path).expect("store"))).await;
     // The command line, or another replica on the same file: a connection of its own.
     let other = Registry::new(Box::new(SqliteStore::open(&path).expect("second connection")));
     let now = SystemTime::now();
-    let (entry, token) = other
-        .create_server(read_only(), now, &vocabulary(), |_| true)
-        .await
-        .expect("created");
+    let (entry, token) = created(&other, read_only(), now).await;
     for _ in 0..2 {
         assert!(serving.authorize(Some(token.reveal()), None, now).await.is_ok());
     }
@@ -343,10 +333,7 @@ async fn lookups_are_counted_by_where_they_were_answered() {
     let _http =
         crate::http::RegistryHttp::new(registry.clone(), &[], "", "test").with_metrics_in(&mut metrics);
     let now = SystemTime::now();
-    let (_, token) = registry
-        .create_server(read_only(), now, &vocabulary(), |_| true)
-        .await
-        .expect("created");
+    let (_, token) = created(&registry, read_only(), now).await;
     for _ in 0..3 {
         assert!(registry.authorize(Some(token.reveal()), None, now).await.is_ok());
     }

@@ -140,15 +140,8 @@ fn a_killed_listener_leaves_no_stale_answer_and_the_cache_recovers() {
     }
     // Every listener on this database is cut off (A's and B's), and a token is revoked while
     // they are down: no notification of it can reach B.
-    let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
-    let killed = admin
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE application_name = 'op-scim-mcp-listener' AND datname = current_database()",
-            &[],
-        )
-        .expect("terminate the listeners");
-    assert_eq!(killed.len(), 2, "one listener per replica");
+    let killed = crate::support::terminate_connections(&url, "op-scim-mcp-listener");
+    assert_eq!(killed, 2, "one listener per replica");
     a.registry.revoke_server(&first.id).wait().expect("revoked");
     let revoked = Instant::now();
     b.refuses_within(&first_token, revoked);

@@ -584,15 +584,8 @@ fn idle_connections_closed_behind_the_pools_back_never_fail_a_call() {
             });
         }
     });
-    let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
-    let killed = admin
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE application_name = 'op-scim-mcp' AND datname = current_database()",
-            &[],
-        )
-        .expect("terminate the pool's connections");
-    assert!(!killed.is_empty(), "the pool held no idle connection");
+    let killed = crate::support::terminate_connections(&url, "op-scim-mcp");
+    assert!(killed > 0, "the pool held no idle connection");
     std::thread::sleep(Duration::from_millis(300));
     for _ in 0..3 {
         assert_eq!(registry.ping().wait().ok(), Some(()));

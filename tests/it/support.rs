@@ -152,3 +152,17 @@ pub trait Wait: std::future::Future + Sized {
 }
 
 impl<F: std::future::Future> Wait for F {}
+
+/// Cuts off every connection to the database at `url` whose application name is
+/// `application_name`, as a network failure or a database restart would; how many there were.
+pub fn terminate_connections(url: &str, application_name: &str) -> usize {
+    let mut admin = ::postgres::Client::connect(url, ::postgres::NoTls).expect("connect");
+    admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = $1 AND datname = current_database()",
+            &[&application_name],
+        )
+        .expect("terminate the connections")
+        .len()
+}
