@@ -203,14 +203,7 @@ impl Upstream {
     /// metrics, which describe the traffic of tool calls.
     pub async fn probe(&self, timeout: Duration) -> Result<u16, ProbeError> {
         let url = format!("{}/{}", self.base_url, self.probe_path);
-        let answer = self
-            .client
-            .get(url)
-            .header(header::ACCEPT, self.media_type.clone())
-            .header(header::AUTHORIZATION, self.authorization.clone())
-            .timeout(timeout)
-            .send()
-            .await;
+        let answer = self.authorized(Method::GET, url).timeout(timeout).send().await;
         match answer {
             Ok(response) => Ok(response.status().as_u16()),
             Err(error) if error.is_connect() => {
@@ -238,11 +231,7 @@ impl Upstream {
     /// Sends one request and reads the whole (bounded) answer. Non-2xx answers are errors.
     pub async fn send(&self, request: &UpstreamRequest) -> Result<UpstreamResponse, ToolError> {
         let url = request.url_on(&self.base)?;
-        let mut builder = self
-            .client
-            .request(request.method.clone(), url)
-            .header(header::ACCEPT, self.media_type.clone())
-            .header(header::AUTHORIZATION, self.authorization.clone());
+        let mut builder = self.authorized(request.method.clone(), url);
         if let Some(body) = &request.body {
             builder = builder
                 .header(header::CONTENT_TYPE, self.media_type.clone())
@@ -290,6 +279,14 @@ impl Upstream {
         } else {
             Err(answer.into_error(request.target(), self.error_messages))
         }
+    }
+
+    /// A request to the upstream with its token and the media type it answers in.
+    fn authorized(&self, method: Method, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, url)
+            .header(header::ACCEPT, self.media_type.clone())
+            .header(header::AUTHORIZATION, self.authorization.clone())
     }
 
     fn transport_error(&self, error: &reqwest::Error) -> ToolError {
