@@ -62,46 +62,18 @@ pub async fn measure(binary: &Path, work: &Path) -> Vec<InstructionRow> {
         }
     };
     let get = json!({"name": GET_TOOL, "arguments": {"id": user}});
-    let get_tool = "tools/call get_single_1_password_user_by_id";
-    let cases = [
-        Case::new(
-            "simulated bridge (the limit)",
-            "GET /Users/{id}",
-            Transport::Direct,
-            None,
-        ),
-        Case::new(
-            "op-scim-mcp (stdio)",
-            get_tool,
-            Transport::Stdio,
+    // The direct GET, then a tool call and a ping over each of op-scim-mcp's transports.
+    let mut cases = vec![(Transport::Direct, "GET /Users/{id}", None)];
+    for transport in [Transport::Stdio, Transport::Http] {
+        cases.push((
+            transport,
+            "tools/call get_single_1_password_user_by_id",
             Some(("tools/call", &get)),
-        ),
-        Case::new(
-            "op-scim-mcp (stdio)",
-            "ping",
-            Transport::Stdio,
-            Some(("ping", &Value::Null)),
-        ),
-        Case::new(
-            "op-scim-mcp (HTTP)",
-            get_tool,
-            Transport::Http,
-            Some(("tools/call", &get)),
-        ),
-        Case::new(
-            "op-scim-mcp (HTTP)",
-            "ping",
-            Transport::Http,
-            Some(("ping", &Value::Null)),
-        ),
-    ];
-    for Case {
-        process,
-        workload,
-        transport,
-        request,
-    } in cases
-    {
+        ));
+        cases.push((transport, "ping", Some(("ping", &Value::Null))));
+    }
+    for (transport, workload, request) in cases {
+        let process = transport.process();
         eprintln!("bench: callgrind, {process}, {workload}");
         let target = Target {
             binary,
@@ -148,37 +120,23 @@ fn failed(process: &str, workload: &str, error: &anyhow::Error) -> InstructionRo
     }
 }
 
-/// One figure to take: which process, doing what.
-struct Case<'a> {
-    process: &'static str,
-    workload: &'static str,
-    transport: Transport,
-    /// The JSON-RPC method and params of each MCP call; `None` for the direct GET.
-    request: Option<(&'static str, &'a Value)>,
-}
-
-impl<'a> Case<'a> {
-    fn new(
-        process: &'static str,
-        workload: &'static str,
-        transport: Transport,
-        request: Option<(&'static str, &'a Value)>,
-    ) -> Self {
-        Self {
-            process,
-            workload,
-            transport,
-            request,
-        }
-    }
-}
-
 #[derive(Clone, Copy)]
 enum Transport {
     /// The simulator itself under callgrind, read with plain GETs.
     Direct,
     Stdio,
     Http,
+}
+
+impl Transport {
+    /// The process that runs under callgrind, as the report names it.
+    fn process(self) -> &'static str {
+        match self {
+            Self::Direct => "simulated bridge (the limit)",
+            Self::Stdio => "op-scim-mcp (stdio)",
+            Self::Http => "op-scim-mcp (HTTP)",
+        }
+    }
 }
 
 struct Target<'a> {
