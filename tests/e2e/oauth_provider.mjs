@@ -98,6 +98,8 @@ server.listen(Number(args.port), '127.0.0.1', () => {
 function configuration(keys, audiences) {
   return {
     jwks: keys,
+    // Whoever signs in on the development login form is an account of that name.
+    findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
     clients: CLIENTS.map((client) => ({
       ...client,
       grant_types: ['client_credentials'],

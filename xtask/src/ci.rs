@@ -4,7 +4,9 @@
 //! (pinned) into `target/e2e-venv` on first use, so nothing has to be set up by hand. The
 //! conformance and Inspector runs fetch their (pinned) npm packages with `npx`. The replicas
 //! end-to-end test runs against a throwaway PostgreSQL server started by testkit's
-//! `temp-postgres` program, so PostgreSQL must be installed.
+//! `temp-postgres` program, so PostgreSQL must be installed. The OAuth end-to-end test runs
+//! against a real authorization server, the npm package oidc-provider (pinned), which this
+//! installs into `target/e2e-oauth` on first use; Node.js and npm must be installed.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -16,6 +18,9 @@ use crate::{Mode, regen};
 
 /// The Python MCP client the end-to-end tests drive the server with.
 const PYTHON_MCP: &str = "mcp==2.3.0";
+
+/// The authorization server the OAuth end-to-end test runs against: (npm package, version).
+const OIDC_PROVIDER: (&str, &str) = ("oidc-provider", "9.13.3");
 
 /// The cargo arguments of the release build: CI builds the binary it tests with them, and the
 /// container image (`Dockerfile`) must build with exactly the same ones, which a test checks, so
@@ -95,6 +100,18 @@ fn client_driven(root: &Path) -> Result<()> {
         Command::new(&python)
             .arg(root.join("tests/e2e/mcp_client_registry.py"))
             .arg(&binary)
+            .env("OP_SCIM_LOG", "warn"),
+    )?;
+    runs.run(
+        "the OAuth resource-server mode against a real authorization server (oidc-provider), \
+         with the Python MCP client over HTTP",
+        Command::new(&python)
+            .arg(root.join("tests/e2e/mcp_client_oauth.py"))
+            .arg(&binary)
+            .arg(npm_prefix_with(
+                &crate::target_dir(root).join("e2e-oauth"),
+                OIDC_PROVIDER,
+            )?)
             .env("OP_SCIM_LOG", "warn"),
     )?;
     runs.run(
@@ -259,6 +276,43 @@ fn python_with_mcp(root: &Path) -> Result<std::path::PathBuf> {
         "mcp, httpx2",
         &[PYTHON_MCP],
     )
+}
+
+/// An npm install prefix at `prefix` whose `node_modules` holds `package` at its pinned version,
+/// installing it with npm on first use (and again when the pin changes). Nothing is saved: no
+/// manifest or lock file, and nothing in the repository.
+fn npm_prefix_with(prefix: &Path, (name, version): (&str, &str)) -> Result<std::path::PathBuf> {
+    let manifest = prefix.join("node_modules").join(name).join("package.json");
+    let installed = Command::new("node")
+        .arg("-p")
+        .arg("require(process.argv[1]).version")
+        .arg(&manifest)
+        .stderr(Stdio::null())
+        .output()
+        .context("node -p (Node.js 20 or later is required)")?;
+    if installed.status.success() && String::from_utf8_lossy(&installed.stdout).trim() == version {
+        return Ok(prefix.to_path_buf());
+    }
+    println!("== installing {name}@{version} into {}", prefix.display());
+    std::fs::create_dir_all(prefix).with_context(|| format!("creating {}", prefix.display()))?;
+    let status = Command::new("npm")
+        .arg("install")
+        .arg("--prefix")
+        .arg(prefix)
+        .args([
+            "--no-save",
+            "--no-package-lock",
+            "--no-audit",
+            "--no-fund",
+            "--silent",
+        ])
+        .arg(format!("{name}@{version}"))
+        .status()
+        .context("npm install")?;
+    if !status.success() {
+        bail!("could not install {name}@{version} into {}", prefix.display());
+    }
+    Ok(prefix.to_path_buf())
 }
 
 /// A virtual environment at `venv` where `import {modules}` works, installing `requirements`
