@@ -33,7 +33,7 @@
 // served since start, so a test can prove from this side how often a resource server fetched
 // the keys.
 
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -146,8 +146,17 @@ function configuration(keys, audiences) {
 function signingKeys(file, rotate) {
   const existing = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).keys : [];
   if (existing.length > 0 && !rotate) return { keys: existing };
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const key = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'RS256', use: 'sig' };
+  // Not `generateKeyPairSync(...).privateKey.export({ format: 'jwk' })`: on Node 20 that hangs
+  // now and then (a few starts in a hundred here), the garbage collector freeing the generation
+  // job inside the export and waiting on a lock the export holds. Exporting a key parsed from
+  // the generated PEM has not hung in a thousand runs.
+  const pem = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  }).privateKey;
+  const jwk = createPrivateKey(pem).export({ format: 'jwk' });
+  const key = { ...jwk, kid: randomUUID(), alg: 'RS256', use: 'sig' };
   const set = { keys: [key, ...existing] };
   writeFileSync(file, JSON.stringify(set), { mode: 0o600 });
   return set;
