@@ -239,8 +239,10 @@ async fn mcp(url: &str, bearer: Option<&str>, body: &Value) -> reqwest::Response
     request.send().await.expect("post")
 }
 
+/// The tools listed to `bearer` (none when empty).
 async fn tool_names(url: &str, bearer: &str) -> Vec<String> {
-    let response = mcp(url, Some(bearer), &rpc("tools/list", json!({}))).await;
+    let bearer = (!bearer.is_empty()).then_some(bearer);
+    let response = mcp(url, bearer, &rpc("tools/list", json!({}))).await;
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.expect("json");
     answer["result"]["tools"]
@@ -629,4 +631,133 @@ async fn an_unreachable_issuer_leaves_the_server_unready_and_answers_503_not_401
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
     shutdown.cancel();
+}
+
+#[tokio::test]
+async fn registry_tokens_keep_working_beside_oauth_and_advertise_no_oauth_metadata() {
+    let sim = simulator(SimConfig {
+        users: 5,
+        ..SimConfig::default()
+    })
+    .await;
+    let issuer = Issuer::start().await;
+    let key = SigningKey::new("key-1");
+    issuer.publish(&key);
+    let dir = std::env::temp_dir().join(format!(
+        "op-scim-oauth-{}-{}",
+        std::process::id(),
+        rand::rng().next_u64()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let registry = Arc::new(registry::Registry::new(Box::new(
+        registry::SqliteStore::open(&dir.join("state.db")).expect("store"),
+    )));
+    let (_, server_token) = registry
+        .create_server(
+            registry::NewServer {
+                name: "Reader".into(),
+                methods: Some(vec!["read".into()]),
+                ..registry::NewServer::default()
+            },
+            SystemTime::now(),
+            &crate::support::vocabulary(),
+            |_| true,
+        )
+        .await
+        .expect("created");
+    let server_token = server_token.reveal().to_owned();
+
+    let mut metrics = Metrics::new("test");
+    let oauth_metrics = OAuthMetrics::registered_in(&mut metrics);
+    let server = TestServer::new(&sim.base_url(), sim.token())
+        .metrics(Arc::new(metrics))
+        .build();
+    let oauth = OAuthHttp::new(
+        OAuthSettings {
+            tokens_beside: true,
+            ..settings(&issuer, Duration::from_secs(30))
+        },
+        server.published(),
+        oauth_metrics,
+    )
+    .expect("settings");
+    let entries = registry::http::RegistryHttp::new(registry, CATALOGS, "", "op-scim-mcp");
+    let http = HttpSettings::default()
+        .with_extension(Arc::new(oauth))
+        .with_extension(Arc::new(entries));
+    let shutdown = CancellationToken::new();
+    let (ready, address) = tokio::sync::oneshot::channel();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = serve_http(
+            server,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            &http,
+            stop,
+            move |addr| {
+                let _ = ready.send(addr);
+            },
+        )
+        .await;
+    });
+    let base = format!("http://{}", address.await.expect("listening"));
+    let url = format!("{base}/mcp");
+    for _ in 0..100 {
+        if reqwest::get(format!("{base}/readyz"))
+            .await
+            .expect("readyz")
+            .status()
+            == 200
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The registry's two forms, untouched by OAuth.
+    let by_path = tool_names(&format!("{url}/{server_token}"), "").await;
+    assert!(
+        by_path.contains(&"list_all_1_password_users".to_owned()),
+        "{by_path:?}"
+    );
+    assert_eq!(tool_names(&url, &server_token).await, by_path);
+    // An OAuth token on the same route, with its own scopes.
+    let admin = key.sign(&claims(&issuer, "scim:admin"));
+    let all = tool_names(&url, &admin).await;
+    assert!(all.contains(&"1_password_users_suspend".to_owned()) && all.len() > by_path.len());
+
+    // A wrong path token gets the registry's challenge, which names no OAuth metadata; /mcp
+    // without a token gets OAuth's.
+    let wrong = mcp(&format!("{url}/not-a-token"), None, &rpc("tools/list", json!({}))).await;
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        !challenge(&wrong).contains("resource_metadata"),
+        "{}",
+        challenge(&wrong)
+    );
+    let bare = mcp(&url, None, &rpc("tools/list", json!({}))).await;
+    assert_eq!(bare.status(), 401);
+    assert!(
+        challenge(&bare).contains("resource_metadata"),
+        "{}",
+        challenge(&bare)
+    );
+    // A JWT is OAuth's to judge, even a bad one; a registry token is the registry's.
+    let forged = SigningKey::new("key-1").sign(&claims(&issuer, "scim:admin"));
+    let refused = mcp(&url, Some(&forged), &rpc("tools/list", json!({}))).await;
+    assert!(
+        challenge(&refused).contains("invalid_token"),
+        "{}",
+        challenge(&refused)
+    );
+    let unknown = mcp(&url, Some("not-a-registry-token"), &rpc("tools/list", json!({}))).await;
+    assert_eq!(unknown.status(), 401);
+    assert!(
+        !challenge(&unknown).contains("resource_metadata"),
+        "{}",
+        challenge(&unknown)
+    );
+
+    shutdown.cancel();
+    let _ = std::fs::remove_dir_all(&dir);
 }
