@@ -97,6 +97,10 @@ pub enum ConfigAction {
         /// the bearer token is accepted.
         #[arg(long)]
         live: bool,
+        /// Do not fetch the OAuth issuers' metadata and keys (fetched once by default when
+        /// --oauth-issuer is set).
+        #[arg(long)]
+        offline: bool,
         #[command(flatten)]
         serve: Box<ServeArgs>,
     },
@@ -212,7 +216,8 @@ pub struct ServeArgs {
     #[arg(long, env = "OP_SCIM_TRANSPORT", default_value = "stdio")]
     pub transport: String,
     /// Where the HTTP transport listens. Anything but a loopback address needs authentication:
-    /// a registry (--state or --database-url), or --allow-unauthenticated.
+    /// OAuth (--oauth-issuer), a registry (--state or --database-url), or
+    /// --allow-unauthenticated.
     #[arg(long, env = "OP_SCIM_LISTEN", default_value = "127.0.0.1:8787")]
     pub listen: String,
     /// Serve every tool in scope to anyone who can reach a non-loopback --listen address, with
@@ -266,6 +271,68 @@ pub struct ServeArgs {
     pub shutdown_grace: String,
     #[command(flatten)]
     pub tools: ToolArgs,
+    #[command(flatten)]
+    pub oauth: OAuthArgs,
+}
+
+/// The OAuth 2.1 resource-server mode: callers bring an access token from an authorization
+/// server (the company's IdP), and its scopes decide which tools they may use.
+#[derive(Args, Clone, Debug, Default)]
+pub struct OAuthArgs {
+    /// Accept OAuth access tokens (JWT) issued by this authorization server, e.g.
+    /// https://login.example.com/realms/it (comma-separated or repeated for several). Turns on
+    /// the OAuth mode on /mcp; needs --public-url, whose /mcp is the tokens' audience.
+    #[arg(long = "oauth-issuer", env = "OP_SCIM_OAUTH_ISSUERS", value_delimiter = ',')]
+    pub issuers: Vec<String>,
+    /// Audiences accepted besides <public-url>/mcp (comma-separated), for an IdP that cannot
+    /// issue tokens for a URL audience.
+    #[arg(
+        long = "oauth-audience",
+        env = "OP_SCIM_OAUTH_AUDIENCES",
+        value_delimiter = ','
+    )]
+    pub audiences: Vec<String>,
+    /// Signature algorithms accepted (comma-separated): RS256, RS384, RS512, PS256, PS384,
+    /// PS512, ES256, ES384, EdDSA. Default: all of them; never HMAC or none.
+    #[arg(
+        long = "oauth-algorithms",
+        env = "OP_SCIM_OAUTH_ALGORITHMS",
+        value_delimiter = ','
+    )]
+    pub algorithms: Option<Vec<String>>,
+    /// A token scope and the tools it allows, as `NAME [methods=..] [tags=..] [implies=..]`,
+    /// e.g. `scim:write methods=create,update tags=directory implies=scim:read`; repeat, or
+    /// separate with `;`. Replaces the defaults (scim:read, scim:write, scim:admin, events:read).
+    #[arg(long = "oauth-scope", env = "OP_SCIM_OAUTH_SCOPES", value_delimiter = ';')]
+    pub scopes: Vec<String>,
+    /// Accept only tokens whose header says `typ: at+jwt` (RFC 9068 access tokens), so an ID
+    /// token of the same issuer is never taken for one.
+    #[arg(long = "oauth-require-at-jwt", env = "OP_SCIM_OAUTH_REQUIRE_AT_JWT")]
+    pub require_at_jwt: bool,
+    /// Clock skew allowed on a token's exp and nbf.
+    #[arg(long = "oauth-leeway", env = "OP_SCIM_OAUTH_LEEWAY", default_value = "60s")]
+    pub leeway: String,
+    /// The least time between two fetches of an issuer's keys that tokens naming an unknown
+    /// key may cause (a rotated-in key is fetched at once, a flood of made-up ones is not).
+    #[arg(
+        long = "oauth-jwks-cooldown",
+        env = "OP_SCIM_OAUTH_JWKS_COOLDOWN",
+        default_value = "30s"
+    )]
+    pub jwks_cooldown: String,
+    /// How often the issuers' keys are fetched again in the background.
+    #[arg(
+        long = "oauth-jwks-max-age",
+        env = "OP_SCIM_OAUTH_JWKS_MAX_AGE",
+        default_value = "1h"
+    )]
+    pub jwks_max_age: String,
+    /// For tests only: accept an http:// issuer (and key set) on a loopback address.
+    #[arg(
+        long = "oauth-insecure-loopback-issuer",
+        env = "OP_SCIM_OAUTH_INSECURE_LOOPBACK_ISSUER"
+    )]
+    pub insecure_loopback_issuer: bool,
 }
 
 #[cfg(test)]

@@ -69,6 +69,10 @@ pub fn describe(config: &ServeConfig, sources: &Sources<'_>) -> String {
         let callers = match config.callers {
             Callers::Local => "this machine only (loopback)",
             Callers::Tokens => "holders of a server token",
+            Callers::OAuth if config.registry.is_some() => {
+                "bearers of an OAuth access token, and holders of a server token"
+            }
+            Callers::OAuth => "bearers of an OAuth access token",
             Callers::Anyone => "ANYONE who can reach the address, no token (--allow-unauthenticated)",
         };
         line("callers", callers.into(), None);
@@ -83,13 +87,51 @@ pub fn describe(config: &ServeConfig, sources: &Sources<'_>) -> String {
             config.rules.allowed_origins.join(", ")
         };
         line("allowed origins", origins, Some("allowed_origins"));
+        if let Some(oauth) = &config.oauth {
+            line("oauth issuers", oauth.issuers.join(", "), Some("issuers"));
+            let mut audiences = vec![format!("{}/mcp", oauth.public_url)];
+            audiences.extend(oauth.extra_audiences.iter().cloned());
+            line("oauth audience", audiences.join(", "), Some("public_url"));
+            line(
+                "oauth scopes",
+                oauth.scopes.names().collect::<Vec<_>>().join(" "),
+                Some("scopes"),
+            );
+            line(
+                "oauth keys",
+                format!(
+                    "{}; refreshed every {}, on an unknown key id at most every {}; leeway {}{}",
+                    oauth
+                        .algorithms
+                        .iter()
+                        .map(|algorithm| format!("{algorithm:?}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    humantime::format_duration(oauth.key_set_max_age),
+                    humantime::format_duration(oauth.key_set_cooldown),
+                    humantime::format_duration(oauth.leeway),
+                    if oauth.require_access_token_type {
+                        "; typ at+jwt required"
+                    } else {
+                        ""
+                    }
+                ),
+                None,
+            );
+        }
+        let metadata = if config.oauth.is_some() {
+            ", /.well-known/oauth-protected-resource[/mcp]"
+        } else {
+            ""
+        };
         line(
             "endpoints",
             match config.registry {
-                Some(_) => "/mcp/<token>, /mcp (Bearer), /admin/servers, /healthz, /readyz, /metrics",
-                None => "/mcp, /healthz, /readyz, /metrics",
-            }
-            .into(),
+                Some(_) => format!(
+                    "/mcp/<token>, /mcp (Bearer), /admin/servers{metadata}, /healthz, /readyz, /metrics"
+                ),
+                None => format!("/mcp{metadata}, /healthz, /readyz, /metrics"),
+            },
             None,
         );
         line(

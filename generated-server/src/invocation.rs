@@ -26,6 +26,7 @@ pub enum Invocation {
     ConfigCheck {
         serve: ServeArgs,
         live: bool,
+        offline: bool,
         /// The ids of the serving options typed on the command line (not from the environment
         /// or the config file), for the warnings about secrets in flags.
         typed: Vec<String>,
@@ -57,7 +58,7 @@ pub fn settle(cli: Cli, matches: &ArgMatches, command: &ClapCommand) -> Result<I
             Ok(Invocation::Tools(one_side(tools, matches, sub, "tools")?))
         }
         Command::Config {
-            action: ConfigAction::Check { live, serve },
+            action: ConfigAction::Check { live, offline, serve },
         } => {
             let Some((_, check)) = sub.subcommand() else {
                 return Err("`config` needs an action: `config check`".into());
@@ -70,7 +71,12 @@ pub fn settle(cli: Cli, matches: &ArgMatches, command: &ClapCommand) -> Result<I
             } else {
                 top_typed
             };
-            Ok(Invocation::ConfigCheck { serve, live, typed })
+            Ok(Invocation::ConfigCheck {
+                serve,
+                live,
+                offline,
+                typed,
+            })
         }
         Command::Servers { action, registry } => {
             refuse_others(&top_typed, &ids_of::<RegistryArgs>(), name, command)?;

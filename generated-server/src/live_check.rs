@@ -59,3 +59,22 @@ async fn registry(location: RegistryLocation) -> Result<String, String> {
         .map(|()| format!("{shown} answers, and its schema is current"))
         .map_err(|error| format!("{shown}: {error}"))
 }
+
+/// Each OAuth issuer's metadata and key set, fetched once as serving would.
+pub async fn oauth_issuers(config: &ServeConfig) -> Vec<(&'static str, Result<String, String>)> {
+    let Some(settings) = &config.oauth else {
+        return Vec::new();
+    };
+    oauth::fetch_issuer_keys(settings)
+        .await
+        .into_iter()
+        .map(|(issuer, outcome)| {
+            (
+                "oauth issuer",
+                outcome
+                    .map(|keys| format!("{issuer}: metadata found, {keys} signing key(s) usable"))
+                    .map_err(|problem| format!("{issuer}: {problem}")),
+            )
+        })
+        .collect()
+}

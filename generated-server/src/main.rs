@@ -63,7 +63,12 @@ fn main() -> ExitCode {
         Invocation::ApiTokens(action, args) => registry_cmds::keys(KeyKind::ApiToken, action, &args),
         Invocation::AdminKeys(action, args) => registry_cmds::keys(KeyKind::AdminKey, action, &args),
         Invocation::Tools(tools) => registry_cmds::print_tools(&tools),
-        Invocation::ConfigCheck { serve, live, typed } => {
+        Invocation::ConfigCheck {
+            serve,
+            live,
+            offline,
+            typed,
+        } => {
             let check = matches
                 .subcommand_matches("config")
                 .and_then(|config| config.subcommand_matches("check"));
@@ -72,7 +77,7 @@ fn main() -> ExitCode {
                 command: &command,
                 file: &file,
             };
-            config_check(&serve, &typed, live, &sources)
+            config_check(&serve, &typed, live, offline, &sources)
         }
         Invocation::Probe { url, listen, timeout } => {
             return serve::probe(url.as_deref(), &listen, timeout);
@@ -114,6 +119,7 @@ fn config_check(
     args: &cli::ServeArgs,
     typed: &[String],
     live: bool,
+    offline: bool,
     sources: &describe::Sources<'_>,
 ) -> Result<(), Failure> {
     let config = match settings::resolve(args, typed) {
@@ -133,10 +139,21 @@ fn config_check(
         }
     };
     print!("{}", describe::describe(&config, sources));
-    if !live {
+    let fetch_issuers = config.oauth.is_some() && !offline;
+    if !live && !fetch_issuers {
         return Ok(());
     }
-    let checks = with_runtime(|| async { Ok(live_check::run(&config).await) })?;
+    let checks = with_runtime(|| async {
+        let mut checks = if live {
+            live_check::run(&config).await
+        } else {
+            Vec::new()
+        };
+        if fetch_issuers {
+            checks.extend(live_check::oauth_issuers(&config).await);
+        }
+        Ok(checks)
+    })?;
     let mut failed = 0;
     for (name, outcome) in &checks {
         match outcome {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use generated_server::{CATALOGS, GeneratedIntegration, PRODUCT_PROMPTS};
+use oauth::OAuthHttp;
 use registry::http::RegistryHttp;
 use registry::{Registry, RegistryLocation, open_store};
 use runtime::audit::AuditLog;
@@ -56,6 +57,10 @@ pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
         ),
         _ => None,
     };
+    let oauth_metrics = config
+        .oauth
+        .as_ref()
+        .map(|_| oauth::OAuthMetrics::registered_in(&mut metrics));
     let metrics = Arc::new(metrics);
     // One key for every integration: a cursor is bound to its tool, so it cannot cross.
     let cursor_key = config.cursor_key();
@@ -82,6 +87,13 @@ pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
         server_version: env!("CARGO_PKG_VERSION").into(),
     };
     let server = McpServer::serving(integrations, PRODUCT_PROMPTS, settings).map_err(Failure::config)?;
+    let oauth = match (&config.oauth, oauth_metrics) {
+        (Some(settings), Some(metrics)) => Some(
+            OAuthHttp::new(settings.clone(), server.published(), metrics)
+                .map_err(|error| Failure::config(error.to_string()))?,
+        ),
+        _ => None,
+    };
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_shutdown(shutdown.clone()));
     tokio::spawn(reopen_on_hangup(audit.clone(), shutdown.clone()));
@@ -95,7 +107,7 @@ pub async fn serve(args: ServeArgs, typed: Vec<String>) -> Result<(), Failure> {
             }
             serve_stdio(server, shutdown).await.map_err(Failure::runtime)
         }
-        Transport::Http => serve_over_http(server, &config, registry, shutdown).await,
+        Transport::Http => serve_over_http(server, &config, oauth, registry, shutdown).await,
     };
     if let Some(sim) = demo {
         sim.shutdown().await;
@@ -121,6 +133,7 @@ async fn open_registry(location: &RegistryLocation, public_url: &str) -> Result<
 async fn serve_over_http(
     server: McpServer,
     config: &ServeConfig,
+    oauth: Option<OAuthHttp>,
     registry: Option<RegistryHttp>,
     shutdown: CancellationToken,
 ) -> Result<(), Failure> {
@@ -133,6 +146,10 @@ async fn serve_over_http(
             config.tools_in_scope(),
             config.scope
         ));
+    }
+    // OAuth in front: it takes the JWTs on /mcp and leaves registry tokens to the registry.
+    if let Some(oauth) = oauth {
+        settings = settings.with_extension(Arc::new(oauth));
     }
     if let Some(registry) = &registry {
         settings = settings.with_extension(Arc::new(registry.clone()));
@@ -171,6 +188,24 @@ fn log_inactive(config: &ServeConfig) {
 /// The start-up lines: where to connect, with what.
 fn announce(addr: SocketAddr, callers: Callers, config: &ServeConfig) {
     match callers {
+        Callers::OAuth => {
+            eprintln!("serving MCP over HTTP at http://{addr}/mcp");
+            if let Some(settings) = &config.oauth {
+                eprintln!(
+                    "OAuth: clients reach {public}/mcp with an access token from {issuers} (audience {public}/mcp); \
+                     metadata at {public}/.well-known/oauth-protected-resource/mcp; scopes: {scopes}",
+                    public = settings.public_url,
+                    issuers = settings.issuers.join(", "),
+                    scopes = settings.scopes.names().collect::<Vec<_>>().join(" "),
+                );
+            }
+            if let Some(location) = &config.registry {
+                eprintln!(
+                    "registry {}: its server tokens work beside OAuth, at /mcp/<token> or as a Bearer token",
+                    location.redacted()
+                );
+            }
+        }
         Callers::Tokens => {
             let location = config
                 .registry

@@ -70,6 +70,9 @@ pub enum Callers {
     Local,
     /// Holders of a server token from the registry.
     Tokens,
+    /// Bearers of an OAuth access token from a configured issuer (and, with a registry beside,
+    /// holders of its server tokens).
+    OAuth,
     /// Anyone who can reach the address: asked for with --allow-unauthenticated.
     Anyone,
 }
@@ -88,6 +91,8 @@ pub struct ServeConfig {
     pub naming: ToolNaming,
     pub shutdown_grace: Duration,
     pub callers: Callers,
+    /// The OAuth resource server, when --oauth-issuer is set.
+    pub oauth: Option<oauth::OAuthSettings>,
     /// Legal but probably not what was meant; logged at start and shown by `config check`.
     pub warnings: Vec<String>,
 }
@@ -182,6 +187,9 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
     let upstreams = noted(&mut problems, upstreams(args, demo_users.unwrap_or(1)));
     let cursor = noted(&mut problems, cursor_secret(args));
     let registry = noted(&mut problems, registry(args));
+    let oauth = oauth_settings(args, transport, registry.as_ref().is_some_and(Option::is_some))
+        .map_err(|found| problems.extend(found))
+        .ok();
     let transport_and_listen = transport.zip(listen);
     let callers = transport_and_listen.and_then(|(transport, listen)| {
         noted(
@@ -190,6 +198,8 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
                 transport,
                 listen,
                 registry.as_ref().and_then(Option::as_ref),
+                // Asked for, even if its settings have problems (reported on their own).
+                args.oauth.issuers.iter().any(|issuer| !issuer.trim().is_empty()),
                 args,
             ),
         )
@@ -298,6 +308,20 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
         warnings
             .push("--allow-unauthenticated has no effect: the registry asks every caller for a token".into());
     }
+    if args.allow_unauthenticated && callers == Some(Callers::OAuth) {
+        warnings
+            .push("--allow-unauthenticated has no effect: every caller needs an OAuth access token".into());
+    }
+    if let Some(Some(settings)) = &oauth
+        && settings.public_url.starts_with("http://")
+        && listen.is_some_and(|listen| !listen.ip().is_loopback())
+    {
+        warnings.push(format!(
+            "--public-url {} is http://: access tokens would cross the network in clear text; serve https:// \
+             (a TLS-terminating proxy in front) and say so in --public-url",
+            settings.public_url
+        ));
+    }
     if shutdown_grace.is_some_and(|grace| grace.is_zero()) {
         warnings.push("--shutdown-grace 0s: SIGTERM cuts off calls in flight".into());
     }
@@ -317,6 +341,7 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
         Some(header_read_timeout),
         Some(max_connections),
         Some(callers),
+        Some(oauth),
     ) = (
         transport,
         listen,
@@ -329,6 +354,7 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
         header_timeout,
         max_connections,
         callers,
+        oauth,
     )
     else {
         return Err(Problems {
@@ -357,6 +383,7 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
         naming,
         shutdown_grace,
         callers,
+        oauth,
         warnings,
     })
 }
@@ -428,8 +455,12 @@ fn callers(
     transport: Transport,
     listen: SocketAddr,
     registry: Option<&RegistryLocation>,
+    oauth: bool,
     args: &ServeArgs,
 ) -> Result<Callers, String> {
+    if oauth {
+        return Ok(Callers::OAuth);
+    }
     if transport == Transport::Stdio || registry.is_none() && listen.ip().is_loopback() {
         return Ok(Callers::Local);
     }
@@ -441,12 +472,145 @@ fn callers(
     }
     Err(format!(
         "--listen {listen} is reachable from other machines, and nothing would authenticate callers: anyone \
-         who can reach it could call every tool in scope, suspend and delete included. Do one of: serve \
-         scoped servers with tokens (--state FILE or --database-url postgres://..., then op-scim-mcp servers \
+         who can reach it could call every tool in scope, suspend and delete included. Do one of: accept \
+         OAuth access tokens from your IdP (--oauth-issuer URL --public-url URL); serve scoped servers with tokens (--state FILE or --database-url postgres://..., then op-scim-mcp servers \
          create); listen on loopback only (--listen 127.0.0.1:{port}) behind a proxy that authenticates; or, \
          if something in front already authenticates every caller, say --allow-unauthenticated",
         port = listen.port()
     ))
+}
+
+/// The OAuth resource server of `--oauth-issuer` and its companions; `None` without it. Every
+/// problem is reported, each naming its flag.
+fn oauth_settings(
+    args: &ServeArgs,
+    transport: Option<Transport>,
+    registry: bool,
+) -> Result<Option<oauth::OAuthSettings>, Vec<String>> {
+    let given = &args.oauth;
+    let issuers: Vec<&str> = given
+        .issuers
+        .iter()
+        .map(|issuer| issuer.trim())
+        .filter(|issuer| !issuer.is_empty())
+        .collect();
+    if issuers.is_empty() {
+        let companions = [
+            (!given.audiences.is_empty(), "--oauth-audience"),
+            (given.algorithms.is_some(), "--oauth-algorithms"),
+            (!given.scopes.is_empty(), "--oauth-scope"),
+            (given.require_at_jwt, "--oauth-require-at-jwt"),
+            (given.insecure_loopback_issuer, "--oauth-insecure-loopback-issuer"),
+        ];
+        return match companions.iter().find(|(set, _)| *set) {
+            Some((_, flag)) => Err(vec![format!(
+                "{flag} is set but --oauth-issuer is not: name the authorization server whose tokens to accept"
+            )]),
+            None => Ok(None),
+        };
+    }
+    let mut problems = Vec::new();
+    if transport == Some(Transport::Stdio) {
+        problems.push(
+            "--oauth-issuer: OAuth authenticates HTTP callers; add --transport http (stdio serves the one local \
+             client that started it)"
+                .to_owned(),
+        );
+    }
+    let transport_rule = if given.insecure_loopback_issuer {
+        oauth::Transport::HttpsOrLoopback
+    } else {
+        oauth::Transport::Https
+    };
+    let public_url = match &args.public_url {
+        None => {
+            problems.push(
+                "--oauth-issuer needs --public-url, the origin clients reach this server at \
+                 (https://mcp.example.com): tokens must name its /mcp as their audience"
+                    .to_owned(),
+            );
+            None
+        }
+        Some(url) => noted(
+            &mut problems,
+            oauth::canonical_origin(url).map_err(|error| error.to_string()),
+        ),
+    };
+    let mut checked = Vec::new();
+    for issuer in &issuers {
+        if let Some(issuer) = noted(
+            &mut problems,
+            oauth::check_issuer(issuer, transport_rule).map_err(|error| error.to_string()),
+        ) && !checked.contains(&issuer)
+        {
+            checked.push(issuer);
+        }
+    }
+    let algorithms = match &given.algorithms {
+        None => Some(oauth::ASYMMETRIC.to_vec()),
+        Some(names) => noted(
+            &mut problems,
+            oauth::parse_algorithms(names).map_err(|error| error.to_string()),
+        ),
+    };
+    let scopes = if given.scopes.is_empty() {
+        oauth::ScopeMap::default_for(CATALOGS)
+    } else {
+        oauth::ScopeMap::parse(&given.scopes, CATALOGS)
+    };
+    let scopes = noted(
+        &mut problems,
+        scopes.map_err(|error| format!("--oauth-scope: {error}")),
+    );
+    let leeway = noted(&mut problems, duration("--oauth-leeway", &given.leeway));
+    if leeway.is_some_and(|leeway| leeway > Duration::from_secs(300)) {
+        problems.push("--oauth-leeway: at most 5m; clocks further apart than that need fixing".to_owned());
+    }
+    let cooldown = noted(
+        &mut problems,
+        duration("--oauth-jwks-cooldown", &given.jwks_cooldown),
+    );
+    if cooldown.is_some_and(|cooldown| cooldown < Duration::from_secs(1)) {
+        problems.push(
+            "--oauth-jwks-cooldown: at least 1s, or every made-up key id would be a fetch from the issuer"
+                .to_owned(),
+        );
+    }
+    let max_age = noted(
+        &mut problems,
+        duration("--oauth-jwks-max-age", &given.jwks_max_age),
+    );
+    if max_age.is_some_and(|max_age| max_age < Duration::from_secs(60)) {
+        problems.push("--oauth-jwks-max-age: at least 1m".to_owned());
+    }
+    let audiences = given
+        .audiences
+        .iter()
+        .map(|audience| audience.trim().to_owned())
+        .filter(|audience| !audience.is_empty())
+        .collect();
+    match (public_url, algorithms, scopes, leeway, cooldown, max_age) {
+        (Some(public_url), Some(algorithms), Some(scopes), Some(leeway), Some(cooldown), Some(max_age))
+            if problems.is_empty() =>
+        {
+            Ok(Some(oauth::OAuthSettings {
+                public_url,
+                issuers: checked,
+                transport: transport_rule,
+                extra_audiences: audiences,
+                algorithms,
+                require_access_token_type: given.require_at_jwt,
+                leeway,
+                key_set_cooldown: cooldown,
+                key_set_max_age: max_age,
+                scopes,
+                resource_name: "op-scim-mcp".to_owned(),
+                body_read_timeout: ConnectionLimits::default().body_read_timeout,
+                tokens_beside: registry,
+            }))
+        }
+        _ => Err(problems),
+    }
 }
 
 /// The upstreams: the simulator, or each integration given a URL and a token. An integration

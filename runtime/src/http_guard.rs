@@ -141,32 +141,9 @@ pub async fn read_json_rpc_body(State(timeout): State<Duration>, request: Reques
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let bytes = match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(error)) => {
-            let too_large = std::error::Error::source(&error)
-                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-            return if too_large {
-                plain(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-                )
-            } else {
-                plain(
-                    StatusCode::BAD_REQUEST,
-                    format!("the request body could not be read: {error}"),
-                )
-            };
-        }
-        Err(_) => {
-            return plain(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the request body did not arrive within {} ms of its headers",
-                    timeout.as_millis()
-                ),
-            );
-        }
+    let bytes = match read_body(body, timeout).await {
+        Ok(bytes) => bytes,
+        Err(refusal) => return refusal,
     };
     let json_content = is_json(&parts.headers);
     let response = next
@@ -176,6 +153,36 @@ pub async fn read_json_rpc_body(State(timeout): State<Duration>, request: Reques
         return json_rpc_error(&bytes);
     }
     response
+}
+
+/// A request body read whole within `timeout` of its headers and no larger than
+/// [`MAX_BODY_BYTES`], or the answer that says which of the two it broke.
+pub async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, Response> {
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => {
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            Err(if too_large {
+                plain(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                plain(
+                    StatusCode::BAD_REQUEST,
+                    format!("the request body could not be read: {error}"),
+                )
+            })
+        }
+        Err(_) => Err(plain(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} ms of its headers",
+                timeout.as_millis()
+            ),
+        )),
+    }
 }
 
 fn json_rpc_error(body: &Bytes) -> Response {

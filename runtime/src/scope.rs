@@ -194,6 +194,36 @@ impl Scope {
     }
 }
 
+/// What a caller may use: every tool any one of its scopes allows.
+///
+/// A registry entry holds one scope; an OAuth access token holds several (one per scope name it
+/// was granted, each mapped onto methods and tags), and a tool one of them allows is allowed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grant {
+    scopes: Vec<Scope>,
+}
+
+impl Grant {
+    /// Exactly what `scope` allows.
+    pub fn of(scope: Scope) -> Self {
+        Self { scopes: vec![scope] }
+    }
+
+    /// What any of `scopes` allows; nothing at all when there is none.
+    pub fn any_of(scopes: Vec<Scope>) -> Self {
+        Self { scopes }
+    }
+
+    pub fn allows(&self, spec: &ToolSpec) -> bool {
+        self.scopes.iter().any(|scope| scope.allows(spec))
+    }
+
+    /// Whether no tool at all is allowed (no scope was granted).
+    pub fn is_nothing(&self) -> bool {
+        self.scopes.is_empty()
+    }
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let show = |items: &[String]| {

@@ -119,8 +119,9 @@ pub struct HttpSettings {
     pub readiness_checks: Vec<Arc<dyn ReadinessCheck>>,
     /// Warnings `/readyz` shows in its `warnings` field, e.g. that anyone may call every tool.
     pub notices: Vec<String>,
-    /// What a service beside MCP adds to the server (see [`HttpExtension`]).
-    pub extension: Option<Arc<dyn HttpExtension>>,
+    /// What services beside MCP add to the server (see [`HttpExtension`]), in order: the
+    /// first one's layer is the outermost, so it sees a request first.
+    pub extensions: Vec<Arc<dyn HttpExtension>>,
 }
 
 impl std::fmt::Debug for HttpSettings {
@@ -133,7 +134,7 @@ impl std::fmt::Debug for HttpSettings {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("drain_quiet", &self.drain_quiet)
             .field("readiness_checks", &checks)
-            .field("extension", &self.extension.is_some())
+            .field("extensions", &self.extensions.len())
             .finish()
     }
 }
@@ -147,7 +148,7 @@ impl HttpSettings {
             drain_quiet: DEFAULT_DRAIN_QUIET,
             readiness_checks: Vec::new(),
             notices: Vec::new(),
-            extension: None,
+            extensions: Vec::new(),
         }
     }
 
@@ -178,8 +179,9 @@ impl HttpSettings {
     }
 
     /// Plugs `extension` into the server: its layer around `/mcp`, its routes, checks and tasks.
+    /// Its layer goes inside those of the extensions plugged in before it.
     pub fn with_extension(mut self, extension: Arc<dyn HttpExtension>) -> Self {
-        self.extension = Some(extension);
+        self.extensions.push(extension);
         self
     }
 }
@@ -215,7 +217,6 @@ pub async fn serve_http(
     let local = listener.local_addr().map_err(ServeError::Http)?;
     let rules = settings.rules.clone().with_own_origins(local.port());
     let shared = server.shared().clone();
-    let extension = settings.extension.as_deref();
     let mut checks: Vec<Arc<dyn ReadinessCheck>> = server
         .integrations()
         .iter()
@@ -226,7 +227,12 @@ pub async fn serve_http(
             )) as Arc<dyn ReadinessCheck>
         })
         .collect();
-    checks.extend(extension.map(HttpExtension::readiness_checks).unwrap_or_default());
+    checks.extend(
+        settings
+            .extensions
+            .iter()
+            .flat_map(|extension| extension.readiness_checks()),
+    );
     checks.extend(settings.readiness_checks.iter().cloned());
     let readiness = Arc::new(Readiness::new(checks, shutdown.clone()).with_notices(settings.notices.clone()));
     let ops = crate::ops::ops_router(shared.metrics.clone(), readiness);
@@ -241,15 +247,18 @@ pub async fn serve_http(
     // The extension's tasks stop with the server, whichever way it returns.
     let tasks_stop = shutdown.child_token();
     let _stop_tasks = tasks_stop.clone().drop_guard();
-    let app = match extension {
-        None => mcp,
-        Some(extension) => {
-            for task in extension.background_tasks(tasks_stop.clone()) {
-                tokio::spawn(task);
-            }
-            extension.layer(mcp).merge(extension.routes())
+    // The layers wrap `/mcp` alone, innermost first, so the first extension's is the outermost;
+    // the routes sit beside them, outside every layer.
+    let mut app = mcp;
+    for extension in settings.extensions.iter().rev() {
+        app = extension.layer(app);
+    }
+    for extension in &settings.extensions {
+        for task in extension.background_tasks(tasks_stop.clone()) {
+            tokio::spawn(task);
         }
-    };
+        app = app.merge(extension.routes());
+    }
     let drain = Drain::new();
     let track = axum::middleware::from_fn_with_state(drain.clone(), track_in_flight);
     let hosts =

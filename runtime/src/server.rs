@@ -23,7 +23,7 @@ use crate::context::{Shared, ToolContext};
 use crate::error::ToolError;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimitInfo;
-use crate::scope::Scope;
+use crate::scope::{Grant, Scope};
 use crate::spec::{MethodKind, PromptSegment, PromptSpec, ReferenceSpec, ToolNaming, ToolSpec};
 use crate::tool::{Catalog, ToolEntry};
 use crate::upstream::UpstreamRequest;
@@ -41,23 +41,40 @@ pub const UPSTREAM_REQUESTS_META_KEY: &str = "com.op-scim-mcp/upstreamRequests";
 /// How many tools one `tools/list` page holds.
 const TOOLS_PAGE_SIZE: usize = 50;
 
-/// Who is calling over HTTP through the registry: the server entry and its scope. Set by the
-/// access gate in the request's extensions; absent on stdio and on an open HTTP endpoint.
+/// Who is calling over HTTP, as an access gate admitted them: what they may use, and who they
+/// are for the audit log. Set in the request's extensions by the gate (the registry's, or the
+/// OAuth resource server's); absent on stdio and on an open HTTP endpoint.
 #[derive(Clone, Debug)]
 pub struct Principal {
-    pub server_id: String,
-    pub server_name: String,
-    pub scope: Scope,
-    /// The API token presented as the second factor, by id, when the entry requires one.
-    pub api_token_id: Option<String>,
+    pub grant: Grant,
+    pub caller: Caller,
 }
 
-fn principal(context: &RequestContext<RoleServer>) -> Option<Principal> {
+/// Who a [`Principal`] is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// The holder of a registry entry's token.
+    Server {
+        server_id: String,
+        server_name: String,
+        /// The API token presented as the second factor, by id, when the entry requires one.
+        api_token_id: Option<String>,
+    },
+    /// The bearer of an OAuth access token, as its validated claims name them.
+    OAuth {
+        issuer: String,
+        /// `sub`: the person (or, for a client-credentials token, the client) signed in.
+        subject: Option<String>,
+        /// `client_id` (RFC 9068), else `azp`: the application acting for them.
+        client_id: Option<String>,
+    },
+}
+
+fn principal(context: &RequestContext<RoleServer>) -> Option<&Principal> {
     context
         .extensions
         .get::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<Principal>())
-        .cloned()
 }
 
 /// Filled by a tool call with the upstream's rate-limit state, read by the HTTP layer that
@@ -227,6 +244,11 @@ impl McpServer {
             .collect()
     }
 
+    /// Every tool served, by published name.
+    pub fn published(&self) -> impl Iterator<Item = (&'static str, &'static ToolSpec)> + '_ {
+        self.inner.tools.iter().map(|tool| (tool.name, &tool.entry.spec))
+    }
+
     fn find(&self, name: &str) -> Option<&PublishedTool> {
         self.inner
             .tools
@@ -251,7 +273,7 @@ impl McpServer {
         self.inner
             .tools
             .iter()
-            .filter(move |tool| principal.is_none_or(|who| who.scope.allows(&tool.entry.spec)))
+            .filter(move |tool| principal.is_none_or(|who| who.grant.allows(&tool.entry.spec)))
     }
 
     /// Runs a call on behalf of `principal`; a tool outside its scope is as unknown as a tool
@@ -264,7 +286,7 @@ impl McpServer {
     ) -> Result<(CallToolResult, Option<RateLimitInfo>), ErrorData> {
         let tool = self
             .find(name)
-            .filter(|tool| principal.is_none_or(|who| who.scope.allows(&tool.entry.spec)));
+            .filter(|tool| principal.is_none_or(|who| who.grant.allows(&tool.entry.spec)));
         let Some(tool) = tool else {
             return Err(ErrorData::invalid_params(format!("Unknown tool: {name}"), None));
         };
@@ -348,18 +370,31 @@ impl AuditedCall {
     ) -> Self {
         let mut fields = serde_json::Map::new();
         fields.insert("call_id".into(), Value::String(call_id()));
-        fields.insert(
-            "server_id".into(),
-            principal.map_or("local", |who| who.server_id.as_str()).into(),
-        );
-        fields.insert(
-            "server_name".into(),
-            principal.map_or("local", |who| who.server_name.as_str()).into(),
-        );
-        fields.insert(
-            "api_token_id".into(),
-            principal.and_then(|who| who.api_token_id.clone()).into(),
-        );
+        match principal.map(|who| &who.caller) {
+            None => {
+                fields.insert("server_id".into(), "local".into());
+                fields.insert("server_name".into(), "local".into());
+                fields.insert("api_token_id".into(), Value::Null);
+            }
+            Some(Caller::Server {
+                server_id,
+                server_name,
+                api_token_id,
+            }) => {
+                fields.insert("server_id".into(), server_id.as_str().into());
+                fields.insert("server_name".into(), server_name.as_str().into());
+                fields.insert("api_token_id".into(), api_token_id.clone().into());
+            }
+            Some(Caller::OAuth {
+                issuer,
+                subject,
+                client_id,
+            }) => {
+                fields.insert("issuer".into(), issuer.as_str().into());
+                fields.insert("sub".into(), subject.clone().into());
+                fields.insert("client_id".into(), client_id.clone().into());
+            }
+        }
         fields.insert("tool".into(), tool.name.into());
         fields.insert(
             "targets".into(),
@@ -644,7 +679,7 @@ impl ServerHandler for McpServer {
     ) -> Result<ListPromptsResult, ErrorData> {
         let who = principal(&context);
         Ok(ListPromptsResult::with_all_items(
-            self.prompts_for(who.as_ref())
+            self.prompts_for(who)
                 .into_iter()
                 .map(OfferedPrompt::definition)
                 .collect(),
@@ -657,7 +692,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let arguments = request.arguments.unwrap_or_default();
-        let prompt = self.offered_prompt(&request.name, principal(&context).as_ref())?;
+        let prompt = self.offered_prompt(&request.name, principal(&context))?;
         let text = prompt.render(&arguments)?;
         let description = prompt.spec.description;
         Ok(
@@ -673,9 +708,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let who = principal(&context);
-        Ok(ListResourcesResult::with_all_items(
-            self.resources_for(who.as_ref()),
-        ))
+        Ok(ListResourcesResult::with_all_items(self.resources_for(who)))
     }
 
     async fn list_resource_templates(
@@ -691,7 +724,7 @@ impl ServerHandler for McpServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let contents = self.read_as(&request.uri, principal(&context).as_ref()).await?;
+        let contents = self.read_as(&request.uri, principal(&context)).await?;
         Ok(ReadResourceResult::new(vec![contents]).into())
     }
 
@@ -705,7 +738,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let who = principal(&context);
-        let tools: Vec<&PublishedTool> = self.visible(who.as_ref()).collect();
+        let tools: Vec<&PublishedTool> = self.visible(who).collect();
         let start = match request.and_then(|params| params.cursor) {
             None => 0,
             Some(cursor) => cursor
@@ -762,7 +795,7 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let who = principal(&context);
         let (result, rate_limit) = self
-            .call_as(&request.name, request.arguments.unwrap_or_default(), who.as_ref())
+            .call_as(&request.name, request.arguments.unwrap_or_default(), who)
             .await?;
         let slot = context
             .extensions

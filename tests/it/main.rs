@@ -8,6 +8,8 @@ mod dockerfile;
 mod events_tools;
 mod filter_round_trip;
 mod http_transport;
+mod oauth_resource;
+mod oauth_scopes;
 mod ops_endpoints;
 mod prompts_and_resources;
 mod published_tools;

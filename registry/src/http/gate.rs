@@ -9,7 +9,8 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
-use runtime::server::Principal;
+use runtime::scope::Grant;
+use runtime::server::{Caller, Principal};
 
 use super::RegistryHttp;
 
@@ -48,7 +49,13 @@ async fn lift_path_token(mut request: Request, next: Next) -> Response {
 }
 
 /// Admits a request to `/mcp` for a live server entry and records who it is.
+///
+/// A request a gate in front of this one admitted already (the OAuth resource server, for an
+/// access token it validated) goes on as that gate admitted it.
 async fn gate_mcp(State(http): State<RegistryHttp>, mut request: Request, next: Next) -> Response {
+    if request.extensions().get::<Principal>().is_some() {
+        return next.run(request).await;
+    }
     let path_token = request
         .extensions()
         .get::<PathToken>()
@@ -68,10 +75,12 @@ async fn gate_mcp(State(http): State<RegistryHttp>, mut request: Request, next: 
         Err(denial) => return http.deny(denial).into_response(),
     };
     request.extensions_mut().insert(Principal {
-        scope: entry.scope(),
-        server_id: entry.id,
-        server_name: entry.name,
-        api_token_id: api_token.map(|key| key.id),
+        grant: Grant::of(entry.scope()),
+        caller: Caller::Server {
+            server_id: entry.id,
+            server_name: entry.name,
+            api_token_id: api_token.map(|key| key.id),
+        },
     });
     next.run(request).await
 }
