@@ -157,7 +157,8 @@ def challenge(response):
     assert header, f"HTTP {response.status_code} without WWW-Authenticate: {response.text[:200]}"
     scheme, _, rest = header.partition(" ")
     assert scheme.lower() == "bearer", header
-    return dict(re.findall(r'([a-z_]+)="([^"]*)"', rest))
+    quoted = re.findall(r'([A-Za-z_]+)="((?:[^"\\]|\\.)*)"', rest)
+    return {key: re.sub(r"\\(.)", r"\1", value) for key, value in quoted}
 
 
 def mcp_headers(token=None, session=None):
@@ -179,10 +180,10 @@ class Keys:
     def current(self):
         return json.loads(Path(self.path).read_text())["keys"][0]
 
-    def mint(self, claims, jwk=None, kid=None):
-        jwk = jwk or self.current()
+    def mint(self, claims):
+        jwk = self.current()
         key = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(jwk))
-        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid or jwk["kid"], "typ": "at+jwt"})
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": jwk["kid"], "typ": "at+jwt"})
 
 
 def fresh_key():
@@ -228,6 +229,11 @@ class World:
         ], r"serving MCP over HTTP at (http://\S+)")
         self.children.append(self.server)
         assert self.server.value == self.resource, self.server.value
+        # Ready once the issuer's keys are in (the server fetches them when it starts).
+        deadline = time.monotonic() + 15
+        while httpx2.get(f"{self.base}/readyz", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, f"/readyz not 200 within 15 s:\n{self.server.log()}"
+            time.sleep(0.05)
 
     def stop(self):
         for child in reversed(self.children):
@@ -640,6 +646,8 @@ async def run(world):
                 async with asyncio.timeout(30):
                     await check(world, http)
                 passed.append(name)
+            except TimeoutError:
+                failed.append((name, "no answer within 30 s"))
             except Exception as error:  # one check's failure is reported, and the others still run
                 failed.append((name, f"{type(error).__name__}: {error}"))
                 if essential:
