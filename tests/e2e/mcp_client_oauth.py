@@ -274,7 +274,7 @@ async def tool_names(world, token):
         return {tool.name for tool in (await client.list_tools()).tools}
 
 
-async def is_active(world, http, user_id):
+async def is_active(world, user_id):
     async with mcp(world.resource, world.tokens["admin"]) as client:
         user = await client.call_tool("get_single_1_password_user_by_id", {"id": user_id})
         assert not user.is_error, user
@@ -429,7 +429,7 @@ async def out_of_scope_call(world, http):
     assert params.get("error") == "insufficient_scope", params
     assert params.get("scope", "").split() == ["scim:admin"], params
     assert params.get("resource_metadata") == world.prm_url, params
-    assert await is_active(world, http, world.victim), "the refused suspend reached the bridge"
+    assert await is_active(world, world.victim), "the refused suspend reached the bridge"
     assert not suspends_audited(world), suspends_audited(world)
 
 
@@ -438,8 +438,8 @@ async def smuggled_calls(world, http):
     disguised = dict(headers, **{"Mcp-Method": "tools/call", "Mcp-Name": "list_all_1_password_users"})
     first = await http.post(world.resource, json=suspend(world.victim), headers=disguised)
     batch = await http.post(world.resource, json=[suspend(world.victim, 3)], headers=headers)
-    assert await is_active(world, http, world.victim), (
-        "a smuggled suspend reached the bridge", first.status_code, first.text[:200], batch.status_code, batch.text[:200])
+    assert await is_active(world, world.victim), ("a smuggled suspend reached the bridge",
+                                                  first.status_code, first.text[:200], batch.status_code, batch.text[:200])
     assert not suspends_audited(world), suspends_audited(world)
 
 

@@ -58,7 +58,8 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.modules || !args.keys || args.resource.length === 0) {
-  console.error('usage: oauth_provider.mjs --modules DIR --keys FILE --resource URL [--resource URL] [--port N] [--rotate]');
+  console.error('usage: oauth_provider.mjs --modules DIR --keys FILE --resource URL [--resource URL]'
+    + ' [--port N] [--rotate]');
   process.exit(2);
 }
 
