@@ -305,6 +305,17 @@ async fn no_token_is_a_401_pointing_at_the_metadata_without_an_error_code() {
             "Bearer resource_metadata=\"{PUBLIC}/.well-known/oauth-protected-resource/mcp\", scope=\"scim:read events:read\""
         )
     );
+    // Paths under /mcp reach the same MCP service, so they are gated the same way.
+    for path in ["/mcp/", "/mcp/x", "/mcp/x/y"] {
+        let response = mcp(
+            &format!("{}{path}", fixture.base),
+            None,
+            &rpc("tools/list", json!({})),
+        )
+        .await;
+        assert_eq!(response.status(), 401, "{path}");
+        assert!(challenge(&response).contains("resource_metadata"), "{path}");
+    }
     // A GET (the SSE stream) is gated the same way.
     let get = reqwest::Client::new()
         .get(&fixture.url)
