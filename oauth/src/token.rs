@@ -89,7 +89,10 @@ pub struct Validator {
 struct Payload {
     sub: Option<String>,
     client_id: Option<String>,
+    /// OpenID Connect's authorized party, which some providers put the client in.
     azp: Option<String>,
+    /// Okta's client id.
+    cid: Option<String>,
     /// RFC 9068 / RFC 8693: a space-separated string.
     scope: Option<String>,
     /// Some providers (Entra ID, Okta) use `scp`, a string or a list.
@@ -150,7 +153,7 @@ impl Validator {
         let data = jsonwebtoken::decode::<Payload>(token, &key.decoding, &validation)
             .map_err(|error| rejection(error.kind()))?;
         let payload = data.claims;
-        let client_id = payload.client_id.or(payload.azp);
+        let client_id = payload.client_id.or(payload.azp).or(payload.cid);
         if payload.sub.is_none() && client_id.is_none() {
             return Err(Rejection::NoIdentity);
         }
