@@ -68,6 +68,10 @@ pub enum Rejection {
     MissingClaim(String),
     #[error("the access token names neither a subject (sub) nor a client (client_id)")]
     NoIdentity,
+    /// RFC 9449 / RFC 8705: the token may only be used with proof of a key this server does
+    /// not check, so it is refused rather than taken as a plain bearer token.
+    #[error("the access token is bound to a key (cnf), and this server does not check such proofs")]
+    KeyBound,
     /// Not the token's fault: its issuer's keys could not be fetched.
     #[error("the access token's issuer cannot be reached to check it")]
     KeysUnavailable,
@@ -97,6 +101,8 @@ struct Payload {
     scope: Option<String>,
     /// Some providers (Entra ID, Okta) use `scp`, a string or a list.
     scp: Option<Scopes>,
+    /// A confirmation key (DPoP's `jkt`, mTLS's `x5t#S256`): present only on bound tokens.
+    cnf: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -153,6 +159,9 @@ impl Validator {
         let data = jsonwebtoken::decode::<Payload>(token, &key.decoding, &validation)
             .map_err(|error| rejection(error.kind()))?;
         let payload = data.claims;
+        if payload.cnf.is_some() {
+            return Err(Rejection::KeyBound);
+        }
         let client_id = payload.client_id.or(payload.azp).or(payload.cid);
         if payload.sub.is_none() && client_id.is_none() {
             return Err(Rejection::NoIdentity);
