@@ -28,7 +28,7 @@ while (($#)); do
   esac
   shift
 done
-all=(tool_arguments scim_filter_builder cursor_open ratelimit_headers docs_loader sim_filter)
+all=(tool_arguments scim_filter_builder cursor_open ratelimit_headers docs_loader sim_filter oauth_token)
 ((${#targets[@]})) || targets=("${all[@]}")
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

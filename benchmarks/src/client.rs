@@ -21,13 +21,17 @@ const PROTOCOL: &str = "2025-11-25";
 
 /// A fresh HTTP client holding at most one connection (one client = one connection).
 pub fn http_client() -> Result<reqwest::Client> {
+    Ok(http_client_builder().build()?)
+}
+
+/// [`http_client`]'s settings, for a client that adds some (default headers, say).
+pub fn http_client_builder() -> reqwest::ClientBuilder {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    Ok(reqwest::Client::builder()
+    reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(1)
         .timeout(CALL_TIMEOUT)
         .no_proxy()
-        .build()?)
 }
 
 fn initialize_params() -> Value {

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::client::{HttpSession, McpClient, StdioConn, http_client};
 use crate::harness::{SIM_ARGS, SIM_READY, TOKEN, first_user_id, spawn, spawn_sim};
+use crate::issuer::BenchIssuer;
 
 /// Calls in the short and the long run.
 const SHORT: u64 = 100;
@@ -61,10 +62,18 @@ pub async fn measure(binary: &Path, work: &Path) -> Vec<InstructionRow> {
             return rows;
         }
     };
+    let issuer = match BenchIssuer::start().await {
+        Ok(issuer) => issuer,
+        Err(error) => {
+            rows.push(failed("authorization server", "start", &error));
+            return rows;
+        }
+    };
     let get = json!({"name": GET_TOOL, "arguments": {"id": user}});
-    // The direct GET, then a tool call and a ping over each of op-scim-mcp's transports.
+    // The direct GET, then a tool call and a ping over each of op-scim-mcp's transports, and
+    // over HTTP with an OAuth access token checked on every request.
     let mut cases = vec![(Transport::Direct, "GET /Users/{id}", None)];
-    for transport in [Transport::Stdio, Transport::Http] {
+    for transport in [Transport::Stdio, Transport::Http, Transport::HttpOAuth] {
         cases.push((
             transport,
             "tools/call get_single_1_password_user_by_id",
@@ -79,6 +88,7 @@ pub async fn measure(binary: &Path, work: &Path) -> Vec<InstructionRow> {
             binary,
             bridge: &bridge.1,
             user: &user,
+            issuer: &issuer,
             work,
             transport,
             request,
@@ -126,6 +136,8 @@ enum Transport {
     Direct,
     Stdio,
     Http,
+    /// HTTP, every request carrying an RS256 access token the server checks.
+    HttpOAuth,
 }
 
 impl Transport {
@@ -135,6 +147,7 @@ impl Transport {
             Self::Direct => "simulated bridge (the limit)",
             Self::Stdio => "op-scim-mcp (stdio)",
             Self::Http => "op-scim-mcp (HTTP)",
+            Self::HttpOAuth => "op-scim-mcp (HTTP, OAuth token)",
         }
     }
 }
@@ -144,6 +157,8 @@ struct Target<'a> {
     /// The simulator the MCP server forwards to (not under callgrind).
     bridge: &'a str,
     user: &'a str,
+    /// Whose tokens the OAuth case presents.
+    issuer: &'a BenchIssuer,
     work: &'a Path,
     transport: Transport,
     /// The JSON-RPC method and params of each MCP call.
@@ -184,7 +199,8 @@ async fn instructions(target: &Target<'_>, calls: u64) -> Result<u64> {
             }
             process.terminate().await?;
         }
-        Transport::Http => {
+        Transport::Http | Transport::HttpOAuth => {
+            let oauth = matches!(target.transport, Transport::HttpOAuth);
             command
                 .args([
                     "--audit-log",
@@ -195,9 +211,21 @@ async fn instructions(target: &Target<'_>, calls: u64) -> Result<u64> {
                     "127.0.0.1:0",
                 ])
                 .envs(server_env(target.bridge));
+            if oauth {
+                command.args(target.issuer.serve_args());
+            }
             let (child, base) = spawn(&mut command, "at http")?;
             let process = Proc(child, base);
-            let session = HttpSession::connect(&process.1).await?;
+            let mut client = crate::client::http_client_builder();
+            if oauth {
+                // Served once the issuer's keys are loaded.
+                until_ready(&process.1).await?;
+                let token = target.issuer.token("scim:read")?;
+                let mut headers = reqwest::header::HeaderMap::new();
+                headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse()?);
+                client = client.default_headers(headers);
+            }
+            let session = HttpSession::connect_with(client.build()?, &process.1).await?;
             call_repeatedly(&McpClient::Http(Arc::new(session)), target.request, calls).await?;
             process.terminate().await?;
         }
@@ -231,6 +259,22 @@ async fn instructions(target: &Target<'_>, calls: u64) -> Result<u64> {
     })
     .await??;
     total(&text).context("no totals line in the callgrind output")
+}
+
+/// Waits until `/readyz` of the server at `mcp_url` answers 200 (under callgrind, start-up is
+/// slow).
+async fn until_ready(mcp_url: &str) -> Result<()> {
+    let ready = format!("{}/readyz", mcp_url.trim_end_matches("/mcp"));
+    for _ in 0..300 {
+        if reqwest::get(&ready)
+            .await
+            .is_ok_and(|response| response.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    bail!("{ready} never answered 200")
 }
 
 fn server_env(bridge: &str) -> [(&'static str, String); 3] {

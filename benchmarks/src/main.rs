@@ -5,6 +5,7 @@
 mod client;
 mod harness;
 mod instructions;
+mod issuer;
 mod latency;
 mod load;
 mod matrix;

@@ -91,7 +91,12 @@ pub fn describe(config: &ServeConfig, sources: &Sources<'_>) -> String {
             line("oauth issuers", oauth.issuers.join(", "), Some("issuers"));
             let mut audiences = vec![format!("{}/mcp", oauth.public_url)];
             audiences.extend(oauth.extra_audiences.iter().cloned());
-            line("oauth audience", audiences.join(", "), Some("public_url"));
+            let audience_from = if oauth.extra_audiences.is_empty() {
+                "public_url"
+            } else {
+                "audiences"
+            };
+            line("oauth audience", audiences.join(", "), Some(audience_from));
             line(
                 "oauth scopes",
                 oauth.scopes.names().collect::<Vec<_>>().join(" "),

@@ -105,6 +105,16 @@ pub static INTEGRATIONS: [&GeneratedIntegration; 2] = [&SCIM, &EVENTS];
 /// The catalogs of every integration: what a scope may name.
 pub const CATALOGS: &[Catalog] = &[CATALOG, EVENTS_CATALOG];
 
+/// The OAuth scopes served when `--oauth-scope` names none: SCIM access in three nested tiers
+/// (what an IT team grants an auditor, a provisioning tool and the IAM team), and the Events
+/// API apart. Written as `--oauth-scope` lines (see `oauth::ScopeMap`).
+pub const OAUTH_SCOPES: [&str; 4] = [
+    "scim:read methods=read tags=directory,admin",
+    "scim:write methods=create,update,add_members,remove_members tags=directory,admin implies=scim:read",
+    "scim:admin methods=read,write,custom tags=directory,admin implies=scim:write",
+    "events:read methods=read tags=events",
+];
+
 /// The product's own prompts, over the tools of every integration.
 pub use generated_product::prompts::PROMPTS as PRODUCT_PROMPTS;
 

@@ -16,7 +16,7 @@ use runtime::cursor::CursorKey;
 use runtime::http_guard::HostRules;
 use runtime::scope::ScopeError;
 use runtime::upstream::{Secret, Upstream};
-use runtime::{Catalog, Scope, ToolNaming, Vocabulary};
+use runtime::{Catalog, Scope, ToolNaming, ToolSpec, Vocabulary};
 
 use crate::cli::{ServeArgs, ToolArgs};
 
@@ -187,9 +187,26 @@ pub fn resolve(args: &ServeArgs, typed: &[String]) -> Result<ServeConfig, Proble
     let upstreams = noted(&mut problems, upstreams(args, demo_users.unwrap_or(1)));
     let cursor = noted(&mut problems, cursor_secret(args));
     let registry = noted(&mut problems, registry(args));
-    let oauth = oauth_settings(args, transport, registry.as_ref().is_some_and(Option::is_some))
+    let mut oauth = oauth_settings(args, transport, registry.as_ref().is_some_and(Option::is_some))
         .map_err(|found| problems.extend(found))
         .ok();
+    // Only the scopes that reach a tool this server will serve are advertised and granted.
+    if let (Some(Some(settings)), Some(upstreams), Some(scope)) = (&mut oauth, &upstreams, &scope) {
+        let served: Vec<&ToolSpec> = upstreams
+            .active()
+            .iter()
+            .flat_map(|integration| integration.catalog.tools)
+            .map(|tool| &tool.spec)
+            .filter(|spec| scope.allows(spec))
+            .collect();
+        match settings.scopes.serving(&served) {
+            Some(scopes) => settings.scopes = scopes,
+            None => problems.push(format!(
+                "--oauth-scope: no scope allows any of the tools served ({scope}, integrations {})",
+                names(&upstreams.active())
+            )),
+        }
+    }
     let transport_and_listen = transport.zip(listen);
     let callers = transport_and_listen.and_then(|(transport, listen)| {
         noted(
@@ -554,7 +571,7 @@ fn oauth_settings(
         ),
     };
     let scopes = if given.scopes.is_empty() {
-        oauth::ScopeMap::default_for(CATALOGS)
+        oauth::ScopeMap::parse(&generated_server::OAUTH_SCOPES, CATALOGS)
     } else {
         oauth::ScopeMap::parse(&given.scopes, CATALOGS)
     };

@@ -26,10 +26,16 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// Whether the server answered that there is no such document (so another well-known
-    /// location may be tried).
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::Status { status: 404, .. })
+    /// Whether the server refused the request (4xx): there is no document for us there, so
+    /// another well-known location may be tried.
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            Self::Status {
+                status: 400..=499,
+                ..
+            }
+        )
     }
 }
 

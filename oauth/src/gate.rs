@@ -41,8 +41,10 @@ pub struct Gate {
 
 /// The gate in front of the MCP routes.
 pub(crate) async fn admit(State(gate): State<Arc<Gate>>, mut request: Request, next: Next) -> Response {
-    // `/mcp/<token>` (a registry's URL form) is not this gate's to judge.
-    if request.uri().path() != "/mcp" {
+    // Every path this layer wraps is MCP (`/mcp`, and whatever rmcp's nested service answers
+    // under it), so every one needs a token; only a registry's URL form, `/mcp/<token>`, is
+    // left to the registry, when there is one behind this gate.
+    if gate.tokens_beside && request.uri().path() != "/mcp" {
         return next.run(request).await;
     }
     let token = match bearer(&request) {

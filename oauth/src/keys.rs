@@ -121,6 +121,35 @@ impl IssuerKeys {
         }
     }
 
+    /// An issuer whose keys are the JWK Set `jwks`, known up front and never fetched: for
+    /// fuzzing and tests, where nothing may reach the network.
+    pub fn preloaded(issuer: String, jwks: &str) -> Result<Self, String> {
+        let set: PublishedKeys = serde_json::from_str(jwks).map_err(|error| error.to_string())?;
+        let keys = set
+            .keys
+            .into_iter()
+            .filter_map(|key| serde_json::from_value::<Jwk>(key).ok())
+            .filter_map(|jwk| usable(&jwk))
+            .map(Arc::new)
+            .collect();
+        let fetcher = Fetcher::new(crate::fetch::Transport::Https).map_err(|error| error.to_string())?;
+        let now = Instant::now();
+        Ok(Self {
+            issuer,
+            fetcher,
+            set: RwLock::new(Arc::new(KeySet {
+                keys,
+                fetched: Some(now),
+            })),
+            refreshing: tokio::sync::Mutex::new(()),
+            // A refresh is always "just done", and the set never ages.
+            last_attempt: Mutex::new(Some(now)),
+            cooldown: Duration::MAX,
+            max_age: Duration::MAX,
+            metrics: OAuthMetrics::default(),
+        })
+    }
+
     /// The key a token signed with `algorithm` and naming `kid` is checked with.
     pub async fn key(&self, kid: Option<&str>, algorithm: Algorithm) -> Result<Arc<Key>, KeyError> {
         let set = self.current();
@@ -134,6 +163,13 @@ impl IssuerKeys {
             Some(at) if at.elapsed() < MAX_STALE => find(&set, kid, algorithm).ok_or(KeyError::Unknown),
             _ => Err(KeyError::Unavailable),
         }
+    }
+
+    /// Whether the key set was fetched within `max_age`.
+    pub fn is_fresh(&self) -> bool {
+        self.current()
+            .fetched
+            .is_some_and(|at| at.elapsed() < self.max_age)
     }
 
     /// Whether a key set has been fetched, recently enough to be used.
@@ -216,7 +252,8 @@ impl IssuerKeys {
                         found: metadata.issuer,
                     });
                 }
-                Err(error) if error.is_not_found() => last = Some(error),
+                // Some servers answer 400, 401 or 403 rather than 404 where they publish nothing.
+                Err(error) if error.is_client_error() => last = Some(error),
                 Err(error) => return Err(error.into()),
             }
         }
@@ -242,7 +279,7 @@ impl IssuerKeys {
 }
 
 /// RFC 8414 §3.1 (the well-known segment inserted before the issuer's path), then OpenID
-/// Connect Discovery §4 (appended after it).
+/// Connect Discovery §4 (appended after it), where Keycloak, Entra ID and Okta publish.
 pub fn metadata_urls(issuer: &str) -> [String; 2] {
     let trimmed = issuer.trim_end_matches('/');
     let (origin, path) = match trimmed.find("://").map(|at| at + 3) {

@@ -34,7 +34,7 @@ pub use crate::fetch::Transport;
 use crate::fetch::{FetchError, Fetcher};
 use crate::keys::IssuerKeys;
 pub use crate::metrics::OAuthMetrics;
-pub use crate::scopes::{DEFAULT_SCOPES, ScopeMap, ScopeMapError};
+pub use crate::scopes::{ScopeMap, ScopeMapError};
 use crate::token::Validator;
 pub use crate::token::{ASYMMETRIC, Claims, Rejection};
 
@@ -78,6 +78,8 @@ pub enum OAuthError {
     Issuer(String),
     #[error("--oauth-issuer: none given")]
     NoIssuer,
+    #[error("--oauth-scope: no scope allows any tool this server serves")]
+    NoScopeServes,
     #[error("--oauth-algorithms: {0}")]
     Algorithm(String),
     #[error(transparent)]
@@ -152,6 +154,8 @@ pub struct OAuthHttp {
     gate: Arc<gate::Gate>,
     metadata: Arc<Value>,
     background_refresh: Duration,
+    /// How soon the background task tries again after a failed refresh.
+    retry: Duration,
 }
 
 impl OAuthHttp {
@@ -166,6 +170,11 @@ impl OAuthHttp {
         if settings.issuers.is_empty() {
             return Err(OAuthError::NoIssuer);
         }
+        let served: HashMap<&'static str, &'static ToolSpec> = served.into_iter().collect();
+        // Only the scopes that reach a tool this server serves are advertised and granted: with
+        // one integration configured, the other's scopes would grant nothing.
+        let specs: Vec<&ToolSpec> = served.values().copied().collect();
+        let scopes = settings.scopes.serving(&specs).ok_or(OAuthError::NoScopeServes)?;
         let resource = format!("{origin}/mcp");
         let metadata_url = format!("{origin}{METADATA_PATH}/mcp");
         let fetcher = Fetcher::new(settings.transport)?;
@@ -189,11 +198,11 @@ impl OAuthHttp {
         let metadata = json!({
             "resource": resource,
             "authorization_servers": settings.issuers,
-            "scopes_supported": settings.scopes.names().collect::<Vec<_>>(),
+            "scopes_supported": scopes.names().collect::<Vec<_>>(),
             "bearer_methods_supported": ["header"],
             "resource_name": settings.resource_name,
         });
-        let challenges = challenge::Challenges::new(metadata_url, &settings.scopes.narrowest());
+        let challenges = challenge::Challenges::new(metadata_url, &scopes.narrowest());
         let gate = gate::Gate {
             validator: Validator::new(
                 issuers,
@@ -202,9 +211,9 @@ impl OAuthHttp {
                 settings.leeway,
                 settings.require_access_token_type,
             ),
-            scopes: settings.scopes,
+            scopes,
             challenges,
-            served: served.into_iter().collect::<HashMap<_, _>>(),
+            served,
             body_read_timeout: settings.body_read_timeout,
             tokens_beside: settings.tokens_beside,
             metrics,
@@ -213,6 +222,7 @@ impl OAuthHttp {
             gate: Arc::new(gate),
             metadata: Arc::new(metadata),
             background_refresh: settings.key_set_max_age,
+            retry: settings.key_set_cooldown.max(Duration::from_secs(1)),
         })
     }
 
@@ -278,8 +288,8 @@ impl HttpExtension for OAuthHttp {
         vec![Arc::new(IssuersLoaded(self.gate.clone()))]
     }
 
-    /// Loads each issuer's keys at start, then refreshes them every `key_set_max_age`; until
-    /// the first load succeeds, retries after each cooldown.
+    /// Loads each issuer's keys at start, then refreshes them every `key_set_max_age`; while a
+    /// set is missing or older than that (its issuer unreachable), retries every cooldown.
     fn background_tasks(&self, stop: CancellationToken) -> Vec<BoxFuture<'static, ()>> {
         self.gate
             .validator
@@ -289,14 +299,11 @@ impl HttpExtension for OAuthHttp {
                 let issuer = issuer.clone();
                 let stop = stop.clone();
                 let every = self.background_refresh;
+                let retry = self.retry;
                 Box::pin(async move {
                     loop {
                         issuer.refresh_if_due().await;
-                        let wait = if issuer.is_loaded() {
-                            every
-                        } else {
-                            Duration::from_secs(1)
-                        };
+                        let wait = if issuer.is_fresh() { every } else { retry };
                         tokio::select! {
                             () = tokio::time::sleep(wait) => {}
                             () = stop.cancelled() => return,

@@ -12,14 +12,6 @@ use std::collections::BTreeSet;
 use runtime::scope::{Grant, Scope, ScopeError};
 use runtime::{Catalog, ToolSpec, Vocabulary};
 
-/// The scopes served when none are configured.
-pub const DEFAULT_SCOPES: [&str; 4] = [
-    "scim:read methods=read tags=directory,admin",
-    "scim:write methods=create,update,add_members,remove_members tags=directory,admin implies=scim:read",
-    "scim:admin methods=read,write,custom tags=directory,admin implies=scim:write",
-    "events:read methods=read tags=events",
-];
-
 /// Every scope name a server knows, with what each allows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScopeMap {
@@ -64,11 +56,6 @@ pub enum ScopeMapError {
 }
 
 impl ScopeMap {
-    /// [`DEFAULT_SCOPES`], checked against `catalogs`.
-    pub fn default_for(catalogs: &[Catalog]) -> Result<Self, ScopeMapError> {
-        Self::parse(&DEFAULT_SCOPES, catalogs)
-    }
-
     /// Parses one line per scope (see the module's documentation); every method and tag must
     /// be one `catalogs` has, and every scope must allow at least one of their tools.
     pub fn parse(lines: &[impl AsRef<str>], catalogs: &[Catalog]) -> Result<Self, ScopeMapError> {
@@ -117,6 +104,36 @@ impl ScopeMap {
             });
         }
         Ok(Self { named })
+    }
+
+    /// The scopes that admit at least one of the `served` tools, each with the scopes it
+    /// implies among those: what a server whose integrations are not all configured advertises
+    /// and grants. `None` when no scope admits a served tool.
+    pub fn serving(&self, served: &[&ToolSpec]) -> Option<Self> {
+        let admits_served = |index: usize| {
+            std::iter::once(index)
+                .chain(self.named[index].implies.iter().copied())
+                .any(|scope| served.iter().any(|spec| self.named[scope].scope.allows(spec)))
+        };
+        let kept: Vec<usize> = (0..self.named.len())
+            .filter(|index| admits_served(*index))
+            .collect();
+        if kept.is_empty() {
+            return None;
+        }
+        let new_index = |old: &usize| kept.iter().position(|kept| kept == old);
+        let named = kept
+            .iter()
+            .map(|index| {
+                let named = &self.named[*index];
+                NamedScope {
+                    name: named.name.clone(),
+                    scope: named.scope.clone(),
+                    implies: named.implies.iter().filter_map(new_index).collect(),
+                }
+            })
+            .collect();
+        Some(Self { named })
     }
 
     /// Every scope name, for `scopes_supported`.

@@ -68,6 +68,10 @@ pub enum Rejection {
     MissingClaim(String),
     #[error("the access token names neither a subject (sub) nor a client (client_id)")]
     NoIdentity,
+    /// RFC 9449 / RFC 8705: the token may only be used with proof of a key this server does
+    /// not check, so it is refused rather than taken as a plain bearer token.
+    #[error("the access token is bound to a key (cnf), and this server does not check such proofs")]
+    KeyBound,
     /// Not the token's fault: its issuer's keys could not be fetched.
     #[error("the access token's issuer cannot be reached to check it")]
     KeysUnavailable,
@@ -89,11 +93,16 @@ pub struct Validator {
 struct Payload {
     sub: Option<String>,
     client_id: Option<String>,
+    /// OpenID Connect's authorized party, which some providers put the client in.
     azp: Option<String>,
+    /// Okta's client id.
+    cid: Option<String>,
     /// RFC 9068 / RFC 8693: a space-separated string.
     scope: Option<String>,
     /// Some providers (Entra ID, Okta) use `scp`, a string or a list.
     scp: Option<Scopes>,
+    /// A confirmation key (DPoP's `jkt`, mTLS's `x5t#S256`): present only on bound tokens.
+    cnf: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -150,7 +159,10 @@ impl Validator {
         let data = jsonwebtoken::decode::<Payload>(token, &key.decoding, &validation)
             .map_err(|error| rejection(error.kind()))?;
         let payload = data.claims;
-        let client_id = payload.client_id.or(payload.azp);
+        if payload.cnf.is_some() {
+            return Err(Rejection::KeyBound);
+        }
+        let client_id = payload.client_id.or(payload.azp).or(payload.cid);
         if payload.sub.is_none() && client_id.is_none() {
             return Err(Rejection::NoIdentity);
         }

@@ -65,7 +65,8 @@ pub enum Caller {
         issuer: String,
         /// `sub`: the person (or, for a client-credentials token, the client) signed in.
         subject: Option<String>,
-        /// `client_id` (RFC 9068), else `azp`: the application acting for them.
+        /// `client_id` (RFC 9068), else `azp`, else `cid` (Okta): the application acting for
+        /// them.
         client_id: Option<String>,
     },
 }

@@ -67,8 +67,22 @@ struct Issuer {
     fetches: Arc<AtomicUsize>,
 }
 
+/// Where an issuer publishes its metadata.
+#[derive(Clone, Copy)]
+enum Discovery {
+    /// RFC 8414's location, the well-known segment before the issuer's path.
+    Rfc8414,
+    /// OpenID Connect's, after the issuer's path (Keycloak, Entra ID, Okta), with RFC 8414's
+    /// refused with 403 rather than 404.
+    OpenId,
+}
+
 impl Issuer {
     async fn start() -> Self {
+        Self::publishing_at(Discovery::Rfc8414).await
+    }
+
+    async fn publishing_at(discovery: Discovery) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         // A path in the issuer, so the metadata is found where RFC 8414 §3.1 puts it.
@@ -81,19 +95,30 @@ impl Issuer {
             "token_endpoint": format!("http://{addr}/token"),
         });
         let (served, counted) = (keys.clone(), fetches.clone());
-        let router = axum::Router::new()
-            .route(
+        let serve_metadata = move || async move { axum::Json(metadata) };
+        let router = match discovery {
+            Discovery::Rfc8414 => axum::Router::new().route(
                 "/.well-known/oauth-authorization-server/tenant",
-                axum::routing::get(move || async move { axum::Json(metadata) }),
-            )
-            .route(
-                "/keys",
-                axum::routing::get(move || {
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    let keys = served.lock().expect("keys").clone();
-                    async move { axum::Json(JwkSet { keys }) }
-                }),
-            );
+                axum::routing::get(serve_metadata),
+            ),
+            Discovery::OpenId => axum::Router::new()
+                .route(
+                    "/.well-known/oauth-authorization-server/tenant",
+                    axum::routing::get(|| async { axum::http::StatusCode::FORBIDDEN }),
+                )
+                .route(
+                    "/tenant/.well-known/openid-configuration",
+                    axum::routing::get(serve_metadata),
+                ),
+        };
+        let router = router.route(
+            "/keys",
+            axum::routing::get(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let keys = served.lock().expect("keys").clone();
+                async move { axum::Json(JwkSet { keys }) }
+            }),
+        );
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
@@ -156,7 +181,7 @@ fn settings(issuer: &Issuer, cooldown: Duration) -> OAuthSettings {
         leeway: Duration::from_secs(30),
         key_set_cooldown: cooldown,
         key_set_max_age: Duration::from_secs(3600),
-        scopes: ScopeMap::default_for(CATALOGS).expect("default scopes"),
+        scopes: ScopeMap::parse(&generated_server::OAUTH_SCOPES, CATALOGS).expect("default scopes"),
         resource_name: "op-scim-mcp".to_owned(),
         body_read_timeout: Duration::from_secs(5),
         tokens_beside: false,
@@ -285,9 +310,10 @@ async fn the_metadata_names_the_resource_its_issuer_and_scopes_at_both_locations
         let document: Value = response.json().await.expect("json");
         assert_eq!(document["resource"], format!("{PUBLIC}/mcp"), "{path}");
         assert_eq!(document["authorization_servers"], json!([fixture.issuer.url]));
+        // This server serves the SCIM tools only, so events:read would grant nothing.
         assert_eq!(
             document["scopes_supported"],
-            json!(["scim:read", "scim:write", "scim:admin", "events:read"])
+            json!(["scim:read", "scim:write", "scim:admin"])
         );
         assert_eq!(document["bearer_methods_supported"], json!(["header"]));
         assert_eq!(document["resource_name"], "op-scim-mcp");
@@ -302,9 +328,20 @@ async fn no_token_is_a_401_pointing_at_the_metadata_without_an_error_code() {
     assert_eq!(
         challenge(&response),
         format!(
-            "Bearer resource_metadata=\"{PUBLIC}/.well-known/oauth-protected-resource/mcp\", scope=\"scim:read events:read\""
+            "Bearer resource_metadata=\"{PUBLIC}/.well-known/oauth-protected-resource/mcp\", scope=\"scim:read\""
         )
     );
+    // Paths under /mcp reach the same MCP service, so they are gated the same way.
+    for path in ["/mcp/", "/mcp/x", "/mcp/x/y"] {
+        let response = mcp(
+            &format!("{}{path}", fixture.base),
+            None,
+            &rpc("tools/list", json!({})),
+        )
+        .await;
+        assert_eq!(response.status(), 401, "{path}");
+        assert!(challenge(&response).contains("resource_metadata"), "{path}");
+    }
     // A GET (the SSE stream) is gated the same way.
     let get = reqwest::Client::new()
         .get(&fixture.url)
@@ -336,13 +373,15 @@ async fn a_valid_token_lists_only_what_its_scopes_allow() {
     assert!(all.contains(&"1_password_users_suspend".to_owned()), "{all:?}");
     assert!(all.len() > names.len());
 
-    // A token with none of this resource's scopes is sent to get one.
-    let none = fixture.key.sign(&claims(&fixture.issuer, "openid profile"));
+    // A token with none of this resource's scopes is sent to get one; events:read is not one
+    // here, since this server serves no Events tool.
+    let none = fixture
+        .key
+        .sign(&claims(&fixture.issuer, "openid profile events:read"));
     let response = mcp(&fixture.url, Some(&none), &rpc("tools/list", json!({}))).await;
     assert_eq!(response.status(), 403);
     assert!(
-        challenge(&response)
-            .starts_with("Bearer error=\"insufficient_scope\", scope=\"scim:read events:read\""),
+        challenge(&response).starts_with("Bearer error=\"insufficient_scope\", scope=\"scim:read\""),
         "{}",
         challenge(&response)
     );
@@ -760,4 +799,42 @@ async fn registry_tokens_keep_working_beside_oauth_and_advertise_no_oauth_metada
 
     shutdown.cancel();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_openid_provider_is_found_where_it_publishes_and_okta_s_cid_names_the_client() {
+    let issuer = Issuer::publishing_at(Discovery::OpenId).await;
+    let key = SigningKey::new("key-1");
+    issuer.publish(&key);
+    let mut metrics = Metrics::new("test");
+    let oauth_metrics = OAuthMetrics::registered_in(&mut metrics);
+    let audit = Captured::default();
+    let sim = simulator(SimConfig {
+        users: 5,
+        ..SimConfig::default()
+    })
+    .await;
+    let server = TestServer::new(&sim.base_url(), sim.token())
+        .audit(Arc::new(AuditLog::to_writer(Box::new(audit.clone()))))
+        .metrics(Arc::new(metrics))
+        .build();
+    let (base, shutdown) = serve(server, settings(&issuer, Duration::from_secs(30)), oauth_metrics).await;
+    let mut okta = claims(&issuer, "scim:admin");
+    okta.as_object_mut().map(|claims| claims.remove("client_id"));
+    okta["cid"] = json!("0oa-okta-client");
+    let token = key.sign(&okta);
+    let call = rpc(
+        "tools/call",
+        json!({ "name": "1_password_users_suspend", "arguments": { "id": "X" } }),
+    );
+    let response = mcp(&format!("{base}/mcp"), Some(&token), &call).await;
+    assert_eq!(response.status(), 200);
+    let attempt: Value = audit
+        .text()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["phase"] == "attempt")
+        .unwrap_or_else(|| panic!("no attempt line: {}", audit.text()));
+    assert_eq!(attempt["client_id"], "0oa-okta-client");
+    shutdown.cancel();
 }

@@ -24,7 +24,7 @@ fn allowed(map: &ScopeMap, granted: &[&str]) -> Vec<&'static str> {
 
 #[test]
 fn the_default_scopes_nest_from_read_to_admin_and_events_stand_apart() {
-    let map = ScopeMap::default_for(CATALOGS).expect("defaults parse");
+    let map = ScopeMap::parse(&generated_server::OAUTH_SCOPES, CATALOGS).expect("defaults parse");
     assert_eq!(
         map.names().collect::<Vec<_>>(),
         ["scim:read", "scim:write", "scim:admin", "events:read"]
@@ -75,7 +75,7 @@ fn the_default_scopes_nest_from_read_to_admin_and_events_stand_apart() {
 
 #[test]
 fn a_refusal_names_the_narrowest_scopes_that_admit_the_tool() {
-    let map = ScopeMap::default_for(CATALOGS).expect("defaults parse");
+    let map = ScopeMap::parse(&generated_server::OAUTH_SCOPES, CATALOGS).expect("defaults parse");
     assert_eq!(map.needed_for(spec("1_password_users_suspend")), ["scim:admin"]);
     assert_eq!(
         map.needed_for(spec("delete_a_1_password_user_by_id")),
@@ -146,4 +146,41 @@ fn a_bad_scope_line_is_refused_with_what_to_fix() {
         refused(&["a methods=read implies=b", "b methods=read implies=a"]),
         ScopeMapError::Cycle(name) if name == "a"
     ));
+}
+
+#[test]
+fn a_server_advertises_only_the_scopes_that_reach_a_tool_it_serves() {
+    let map = ScopeMap::parse(&generated_server::OAUTH_SCOPES, CATALOGS).expect("defaults parse");
+    let scim: Vec<&ToolSpec> = TOOLS.iter().map(|tool| &tool.spec).collect();
+    let scim_only = map.serving(&scim).expect("SCIM scopes serve");
+    assert_eq!(
+        scim_only.names().collect::<Vec<_>>(),
+        ["scim:read", "scim:write", "scim:admin"]
+    );
+    assert_eq!(scim_only.narrowest(), ["scim:read"]);
+    // The hierarchy survives the cut.
+    assert_eq!(allowed(&scim_only, &["scim:admin"]).len(), TOOLS.len());
+
+    let events: Vec<&ToolSpec> = generated_server::EVENTS
+        .catalog
+        .tools
+        .iter()
+        .map(|tool| &tool.spec)
+        .collect();
+    let events_only = map.serving(&events).expect("the Events scope serves");
+    assert_eq!(events_only.names().collect::<Vec<_>>(), ["events:read"]);
+    assert!(events_only.grant(["scim:admin"]).is_nothing());
+
+    // Read tools only (--methods read): scim:write still reaches them through scim:read.
+    let reads: Vec<&ToolSpec> = scim
+        .iter()
+        .copied()
+        .filter(|spec| spec.method == "list")
+        .collect();
+    let read_only = map.serving(&reads).expect("serves");
+    assert_eq!(
+        read_only.names().collect::<Vec<_>>(),
+        ["scim:read", "scim:write", "scim:admin"]
+    );
+    assert!(map.serving(&[]).is_none());
 }

@@ -5,6 +5,9 @@
 //! - `xtask` stays small, so `cargo xtask regen` compiles the generator and little else: no
 //!   tokio.
 //! - The binary (`generated-server`) reaches the simulator only through its `demo` feature.
+//! - `oauth` and `registry` are extensions of the runtime's HTTP server: each imports the
+//!   runtime, neither imports the other or the product, `oauth` no database crate, and the
+//!   runtime imports neither.
 //!
 //! Each rule is a function from the metadata to the problems it finds, so the tests below can
 //! show that a rule fails on a doctored copy of the metadata, not only that it passes today.
@@ -48,6 +51,32 @@ fn xtask_does_not_depend_on_tokio() {
 fn the_binary_reaches_the_simulator_only_through_its_demo_feature() {
     let problems = simulator_problems(metadata());
     assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn the_extensions_stand_apart_from_each_other_and_from_the_product() {
+    let problems = extension_problems(metadata());
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn an_extension_reaching_another_or_the_product_is_found() {
+    let mut doctored = metadata().clone();
+    add_normal_dep(&mut doctored, "oauth", "registry");
+    add_normal_dep(&mut doctored, "runtime", "oauth");
+    let problems = extension_problems(&doctored);
+    assert!(
+        problems.iter().any(|problem| problem == "oauth reaches registry"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems.iter().any(|problem| problem == "oauth reaches rusqlite"),
+        "through the registry: {problems:#?}"
+    );
+    assert!(
+        problems.iter().any(|problem| problem == "runtime reaches oauth"),
+        "{problems:#?}"
+    );
 }
 
 #[test]
@@ -120,6 +149,30 @@ fn runtime_database_problems(metadata: &Value) -> Vec<String> {
         .filter(|name| DATABASE_CRATES.contains(&name.as_str()))
         .map(|name| format!("runtime depends on the database crate {name}"))
         .collect()
+}
+
+/// Problems: an extension reaching the other, the product or (for `oauth`) a database, or the
+/// runtime reaching an extension.
+fn extension_problems(metadata: &Value) -> Vec<String> {
+    let graph = Graph::of(metadata);
+    let forbidden: [(&str, Vec<&str>); 3] = [
+        (
+            "oauth",
+            [&["registry", BINARY, SIMULATOR][..], DATABASE_CRATES].concat(),
+        ),
+        ("registry", vec!["oauth", BINARY, SIMULATOR]),
+        ("runtime", vec!["oauth", "registry"]),
+    ];
+    let mut problems = Vec::new();
+    for (from, banned) in forbidden {
+        let reached = graph.reachable(from);
+        for name in banned {
+            if reached.contains(name) {
+                problems.push(format!("{from} reaches {name}"));
+            }
+        }
+    }
+    problems
 }
 
 /// Problems: tokio among xtask's normal dependencies, direct or not.
