@@ -101,9 +101,9 @@ pub(crate) async fn admit(State(gate): State<Arc<Gate>>, mut request: Request, n
     request.extensions_mut().insert(Principal {
         grant,
         caller: Caller::OAuth {
-            issuer: claims.issuer,
-            subject: claims.subject,
-            client_id: claims.client_id,
+            issuer: claims.issuer.clone(),
+            subject: claims.subject.clone(),
+            client_id: claims.client_id.clone(),
         },
     });
     next.run(request).await

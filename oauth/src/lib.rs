@@ -15,6 +15,7 @@ pub mod keys;
 pub mod metrics;
 pub mod scopes;
 pub mod token;
+mod verified;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -15,6 +15,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 
 use crate::keys::{IssuerKeys, KeyError};
+use crate::verified::VerifiedTokens;
 
 /// Tokens longer than this are refused unread; real access tokens are a few KiB.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -86,11 +87,14 @@ pub struct Validator {
     algorithms: Vec<Algorithm>,
     leeway: Duration,
     require_access_token_type: bool,
+    verified: VerifiedTokens,
 }
 
 /// The claims read from a token whose signature and registered claims checked out.
 #[derive(Deserialize)]
 struct Payload {
+    /// Required (checked by jsonwebtoken before this is read); a number, not always whole.
+    exp: f64,
     sub: Option<String>,
     client_id: Option<String>,
     /// OpenID Connect's authorized party, which some providers put the client in.
@@ -132,6 +136,7 @@ impl Validator {
             algorithms,
             leeway,
             require_access_token_type,
+            verified: VerifiedTokens::default(),
         }
     }
 
@@ -139,8 +144,30 @@ impl Validator {
         &self.issuers
     }
 
-    /// The claims of `token` when every check passes.
-    pub async fn validate(&self, token: &str) -> Result<Claims, Rejection> {
+    /// The claims of `token` when every check passes: from memory when the same token passed
+    /// them recently (see [`crate::verified`]).
+    pub async fn validate(&self, token: &str) -> Result<Arc<Claims>, Rejection> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Rejection::Malformed);
+        }
+        let digest = VerifiedTokens::digest(token);
+        if let Some(claims) = self.verified.get(&digest) {
+            return Ok(claims);
+        }
+        let (claims, exp) = self.verify(token).await?;
+        let claims = Arc::new(claims);
+        self.verified
+            .insert(digest, claims.clone(), exp.saturating_add(self.leeway.as_secs()));
+        Ok(claims)
+    }
+
+    /// How many verified tokens are kept, for tests.
+    pub fn verified_tokens(&self) -> usize {
+        self.verified.len()
+    }
+
+    /// Every check, and the token's `exp`.
+    async fn verify(&self, token: &str) -> Result<(Claims, u64), Rejection> {
         let (issuer, algorithm, kid) = self.inspect(token)?;
         let key = issuer
             .key(kid.as_deref(), algorithm)
@@ -173,12 +200,14 @@ impl Validator {
             (None, Some(Scopes::Listed(listed))) => listed,
             (None, None) => Vec::new(),
         };
-        Ok(Claims {
+        let claims = Claims {
             issuer: issuer.issuer.clone(),
             subject: payload.sub,
             client_id,
             scopes,
-        })
+        };
+        // Saturating: a NaN or negative `exp` never got this far, a huge one stays huge.
+        Ok((claims, payload.exp as u64))
     }
 
     /// The checks made before any key is looked up, on the token as sent: its shape, its

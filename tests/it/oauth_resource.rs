@@ -838,3 +838,38 @@ async fn an_openid_provider_is_found_where_it_publishes_and_okta_s_cid_names_the
     assert_eq!(attempt["client_id"], "0oa-okta-client");
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn a_token_verified_once_is_reused_but_never_past_its_expiry() {
+    let sim = simulator(SimConfig {
+        users: 5,
+        ..SimConfig::default()
+    })
+    .await;
+    let issuer = Issuer::start().await;
+    let key = SigningKey::new("key-1");
+    issuer.publish(&key);
+    let mut metrics = Metrics::new("test");
+    let oauth_metrics = OAuthMetrics::registered_in(&mut metrics);
+    let server = TestServer::new(&sim.base_url(), sim.token())
+        .metrics(Arc::new(metrics))
+        .build();
+    let no_leeway = OAuthSettings {
+        leeway: Duration::ZERO,
+        ..settings(&issuer, Duration::from_secs(30))
+    };
+    let (base, shutdown) = serve(server, no_leeway, oauth_metrics).await;
+    let url = format!("{base}/mcp");
+    let mut short = claims(&issuer, "scim:read");
+    short["exp"] = json!(now() + 2);
+    let token = key.sign(&short);
+    for _ in 0..3 {
+        assert!(!tool_names(&url, &token).await.is_empty());
+    }
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let response = mcp(&url, Some(&token), &rpc("tools/list", json!({}))).await;
+    assert_eq!(response.status(), 401, "reused past its exp");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error_description"], "the access token has expired");
+    shutdown.cancel();
+}
