@@ -86,6 +86,19 @@ struct PublishedKeys {
     keys: Vec<serde_json::Value>,
 }
 
+impl PublishedKeys {
+    /// The keys this server can verify with, read key by key: one it cannot read (a new key
+    /// type, an encryption key) is skipped, not a reason to refuse the whole set.
+    fn usable(self) -> Vec<Arc<Key>> {
+        self.keys
+            .into_iter()
+            .filter_map(|key| serde_json::from_value::<Jwk>(key).ok())
+            .filter_map(|jwk| usable(&jwk))
+            .map(Arc::new)
+            .collect()
+    }
+}
+
 /// The keys of one issuer.
 #[derive(Debug)]
 pub struct IssuerKeys {
@@ -125,13 +138,7 @@ impl IssuerKeys {
     /// fuzzing and tests, where nothing may reach the network.
     pub fn preloaded(issuer: String, jwks: &str) -> Result<Self, String> {
         let set: PublishedKeys = serde_json::from_str(jwks).map_err(|error| error.to_string())?;
-        let keys = set
-            .keys
-            .into_iter()
-            .filter_map(|key| serde_json::from_value::<Jwk>(key).ok())
-            .filter_map(|jwk| usable(&jwk))
-            .map(Arc::new)
-            .collect();
+        let keys = set.usable();
         let fetcher = Fetcher::new(crate::fetch::Transport::Https).map_err(|error| error.to_string())?;
         let now = Instant::now();
         Ok(Self {
@@ -222,16 +229,8 @@ impl IssuerKeys {
             url: metadata_url.clone(),
             reason,
         })?;
-        // Key by key: one this crate cannot read (a new key type, an encryption key) is
-        // skipped, not a reason to refuse the whole set.
         let set: PublishedKeys = self.fetcher.json(&jwks_uri).await?;
-        let keys: Vec<Arc<Key>> = set
-            .keys
-            .into_iter()
-            .filter_map(|key| serde_json::from_value::<Jwk>(key).ok())
-            .filter_map(|jwk| usable(&jwk))
-            .map(Arc::new)
-            .collect();
+        let keys = set.usable();
         if keys.is_empty() {
             return Err(DiscoveryError::NoUsableKey { url: jwks_uri });
         }

@@ -224,7 +224,13 @@ async fn serve(
     metrics: OAuthMetrics,
 ) -> (String, CancellationToken) {
     let oauth = OAuthHttp::new(settings, server.published(), metrics).expect("oauth settings");
-    let http = HttpSettings::default().with_extension(Arc::new(oauth));
+    let (base, shutdown) = listen(server, HttpSettings::default().with_extension(Arc::new(oauth))).await;
+    until_ready(&base).await;
+    (base, shutdown)
+}
+
+/// `server` over HTTP on an ephemeral loopback port: its base URL, and what stops it.
+async fn listen(server: McpServer, http: HttpSettings) -> (String, CancellationToken) {
     let shutdown = CancellationToken::new();
     let (ready, address) = tokio::sync::oneshot::channel();
     let token = shutdown.clone();
@@ -236,12 +242,15 @@ async fn serve(
         .await;
     });
     let addr = address.await.expect("listening");
-    let base = format!("http://{addr}");
-    // Ready once the issuer's keys are loaded (the background task's first fetch).
+    (format!("http://{addr}"), shutdown)
+}
+
+/// Waits for `/readyz`: once the issuer's keys are loaded (the background task's first fetch).
+async fn until_ready(base: &str) {
     for _ in 0..100 {
         let ready = reqwest::get(format!("{base}/readyz")).await.expect("readyz");
         if ready.status() == 200 {
-            return (base, shutdown);
+            return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -637,23 +646,7 @@ async fn an_unreachable_issuer_leaves_the_server_unready_and_answers_503_not_401
         oauth_metrics,
     )
     .expect("settings");
-    let http = HttpSettings::default().with_extension(Arc::new(oauth));
-    let shutdown = CancellationToken::new();
-    let (ready, address) = tokio::sync::oneshot::channel();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = serve_http(
-            server,
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            &http,
-            stop,
-            move |addr| {
-                let _ = ready.send(addr);
-            },
-        )
-        .await;
-    });
-    let base = format!("http://{}", address.await.expect("listening"));
+    let (base, shutdown) = listen(server, HttpSettings::default().with_extension(Arc::new(oauth))).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let readiness = reqwest::get(format!("{base}/readyz")).await.expect("readyz");
     assert_eq!(readiness.status(), 503);
@@ -724,34 +717,9 @@ async fn registry_tokens_keep_working_beside_oauth_and_advertise_no_oauth_metada
     let http = HttpSettings::default()
         .with_extension(Arc::new(oauth))
         .with_extension(Arc::new(entries));
-    let shutdown = CancellationToken::new();
-    let (ready, address) = tokio::sync::oneshot::channel();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = serve_http(
-            server,
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            &http,
-            stop,
-            move |addr| {
-                let _ = ready.send(addr);
-            },
-        )
-        .await;
-    });
-    let base = format!("http://{}", address.await.expect("listening"));
+    let (base, shutdown) = listen(server, http).await;
     let url = format!("{base}/mcp");
-    for _ in 0..100 {
-        if reqwest::get(format!("{base}/readyz"))
-            .await
-            .expect("readyz")
-            .status()
-            == 200
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_ready(&base).await;
 
     // The registry's two forms, untouched by OAuth.
     let by_path = tool_names(&format!("{url}/{server_token}"), "").await;
