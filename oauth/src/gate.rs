@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Method, header};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use runtime::ToolSpec;
@@ -109,12 +109,9 @@ pub(crate) async fn admit(State(gate): State<Arc<Gate>>, mut request: Request, n
     next.run(request).await
 }
 
-/// The token of `Authorization: Bearer <token>`, if the request sends one.
+/// The token of `Authorization: Bearer <token>`, if the request sends a non-empty one.
 fn bearer(request: &Request) -> Option<&str> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    runtime::http_guard::bearer_token(request.headers()).filter(|token| !token.is_empty())
 }
 
 /// Whether `token` has a JWS's shape (three base64url parts), as a registry token never does.

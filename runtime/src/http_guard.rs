@@ -155,6 +155,14 @@ pub async fn read_json_rpc_body(State(timeout): State<Duration>, request: Reques
     response
 }
 
+/// The token of `Authorization: Bearer <token>`, trimmed (possibly empty), if the request
+/// sends one: what every gate in front of `/mcp` and `/admin` reads.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// A request body read whole within `timeout` of its headers and no larger than
 /// [`MAX_BODY_BYTES`], or the answer that says which of the two it broke.
 pub async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, Response> {

@@ -6,7 +6,6 @@
 use std::time::SystemTime;
 
 use axum::extract::{Request, State};
-use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use runtime::scope::Grant;
@@ -87,9 +86,5 @@ async fn gate_mcp(State(http): State<RegistryHttp>, mut request: Request, next: 
 
 /// The token of `Authorization: Bearer <token>`, if the request sends one.
 pub(super) fn bearer(request: &Request) -> Option<String> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+    runtime::http_guard::bearer_token(request.headers()).map(str::to_owned)
 }
