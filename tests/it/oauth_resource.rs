@@ -20,7 +20,7 @@ use runtime::{McpServer, Metrics};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{Captured, TestServer, simulator};
+use crate::support::{Captured, TestServer, mcp, rpc, simulator};
 
 /// The resource's origin: tokens name `{PUBLIC}/mcp`. Nothing resolves it; the audience only
 /// has to match.
@@ -189,12 +189,21 @@ fn settings(issuer: &Issuer, cooldown: Duration) -> OAuthSettings {
 }
 
 async fn start(cooldown: Duration) -> Fixture {
+    start_with(Discovery::Rfc8414, |settings| {
+        settings.key_set_cooldown = cooldown
+    })
+    .await
+}
+
+/// A server over the simulator, admitting the tokens of an issuer that publishes its metadata
+/// where `discovery` says, with the test settings as `adjust` leaves them.
+async fn start_with(discovery: Discovery, adjust: impl FnOnce(&mut OAuthSettings)) -> Fixture {
     let sim = simulator(SimConfig {
         users: 20,
         ..SimConfig::default()
     })
     .await;
-    let issuer = Issuer::start().await;
+    let issuer = Issuer::publishing_at(discovery).await;
     let key = SigningKey::new("key-1");
     issuer.publish(&key);
     let audit = Captured::default();
@@ -204,9 +213,9 @@ async fn start(cooldown: Duration) -> Fixture {
         .audit(Arc::new(AuditLog::to_writer(Box::new(audit.clone()))))
         .metrics(Arc::new(metrics))
         .build();
-    let base = serve(server, settings(&issuer, cooldown), oauth_metrics).await;
-    let shutdown = base.1;
-    let base = base.0;
+    let mut settings = settings(&issuer, Duration::from_secs(30));
+    adjust(&mut settings);
+    let (base, shutdown) = serve(server, settings, oauth_metrics).await;
     Fixture {
         _sim: sim,
         issuer,
@@ -255,22 +264,6 @@ async fn until_ready(base: &str) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the OAuth issuer's keys never loaded");
-}
-
-fn rpc(method: &str, params: Value) -> Value {
-    json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params })
-}
-
-async fn mcp(url: &str, bearer: Option<&str>, body: &Value) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
-        .post(url)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25")
-        .json(body);
-    if let Some(bearer) = bearer {
-        request = request.bearer_auth(bearer);
-    }
-    request.send().await.expect("post")
 }
 
 /// The tools listed to `bearer` (none when empty).
@@ -771,73 +764,39 @@ async fn registry_tokens_keep_working_beside_oauth_and_advertise_no_oauth_metada
 
 #[tokio::test]
 async fn an_openid_provider_is_found_where_it_publishes_and_okta_s_cid_names_the_client() {
-    let issuer = Issuer::publishing_at(Discovery::OpenId).await;
-    let key = SigningKey::new("key-1");
-    issuer.publish(&key);
-    let mut metrics = Metrics::new("test");
-    let oauth_metrics = OAuthMetrics::registered_in(&mut metrics);
-    let audit = Captured::default();
-    let sim = simulator(SimConfig {
-        users: 5,
-        ..SimConfig::default()
-    })
-    .await;
-    let server = TestServer::new(&sim.base_url(), sim.token())
-        .audit(Arc::new(AuditLog::to_writer(Box::new(audit.clone()))))
-        .metrics(Arc::new(metrics))
-        .build();
-    let (base, shutdown) = serve(server, settings(&issuer, Duration::from_secs(30)), oauth_metrics).await;
-    let mut okta = claims(&issuer, "scim:admin");
+    let fixture = start_with(Discovery::OpenId, |_| {}).await;
+    let mut okta = claims(&fixture.issuer, "scim:admin");
     okta.as_object_mut().map(|claims| claims.remove("client_id"));
     okta["cid"] = json!("0oa-okta-client");
-    let token = key.sign(&okta);
+    let token = fixture.key.sign(&okta);
     let call = rpc(
         "tools/call",
         json!({ "name": "1_password_users_suspend", "arguments": { "id": "X" } }),
     );
-    let response = mcp(&format!("{base}/mcp"), Some(&token), &call).await;
+    let response = mcp(&fixture.url, Some(&token), &call).await;
     assert_eq!(response.status(), 200);
+    let audit = fixture.audit.text();
     let attempt: Value = audit
-        .text()
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .find(|line| line["phase"] == "attempt")
-        .unwrap_or_else(|| panic!("no attempt line: {}", audit.text()));
+        .unwrap_or_else(|| panic!("no attempt line: {audit}"));
     assert_eq!(attempt["client_id"], "0oa-okta-client");
-    shutdown.cancel();
 }
 
 #[tokio::test]
 async fn a_token_verified_once_is_reused_but_never_past_its_expiry() {
-    let sim = simulator(SimConfig {
-        users: 5,
-        ..SimConfig::default()
-    })
-    .await;
-    let issuer = Issuer::start().await;
-    let key = SigningKey::new("key-1");
-    issuer.publish(&key);
-    let mut metrics = Metrics::new("test");
-    let oauth_metrics = OAuthMetrics::registered_in(&mut metrics);
-    let server = TestServer::new(&sim.base_url(), sim.token())
-        .metrics(Arc::new(metrics))
-        .build();
-    let no_leeway = OAuthSettings {
-        leeway: Duration::ZERO,
-        ..settings(&issuer, Duration::from_secs(30))
-    };
-    let (base, shutdown) = serve(server, no_leeway, oauth_metrics).await;
-    let url = format!("{base}/mcp");
-    let mut short = claims(&issuer, "scim:read");
+    let fixture = start_with(Discovery::Rfc8414, |settings| settings.leeway = Duration::ZERO).await;
+    let url = &fixture.url;
+    let mut short = claims(&fixture.issuer, "scim:read");
     short["exp"] = json!(now() + 2);
-    let token = key.sign(&short);
+    let token = fixture.key.sign(&short);
     for _ in 0..3 {
-        assert!(!tool_names(&url, &token).await.is_empty());
+        assert!(!tool_names(url, &token).await.is_empty());
     }
     tokio::time::sleep(Duration::from_millis(3100)).await;
-    let response = mcp(&url, Some(&token), &rpc("tools/list", json!({}))).await;
+    let response = mcp(url, Some(&token), &rpc("tools/list", json!({}))).await;
     assert_eq!(response.status(), 401, "reused past its exp");
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error_description"], "the access token has expired");
-    shutdown.cancel();
 }

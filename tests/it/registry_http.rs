@@ -15,7 +15,7 @@ use runtime::serve::{HttpSettings, serve_http};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{Captured, TestServer, simulator};
+use crate::support::{Captured, TestServer, mcp, rpc, simulator};
 
 struct Fixture {
     sim: RunningSim,
@@ -79,22 +79,6 @@ fn rand_suffix() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
-}
-
-fn rpc(method: &str, params: Value) -> Value {
-    json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params })
-}
-
-async fn mcp(url: &str, bearer: Option<&str>, body: &Value) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
-        .post(url)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25")
-        .json(body);
-    if let Some(bearer) = bearer {
-        request = request.bearer_auth(bearer);
-    }
-    request.send().await.expect("post")
 }
 
 async fn tool_names(url: &str, bearer: Option<&str>) -> Vec<String> {

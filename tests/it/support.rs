@@ -28,6 +28,24 @@ pub fn scope(methods: &[&str], tags: &[&str]) -> Scope {
     .expect("a valid scope")
 }
 
+/// A JSON-RPC request (id 1) of `method` with `params`.
+pub fn rpc(method: &str, params: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params })
+}
+
+/// `body` POSTed to the MCP endpoint `url` as a 2025-11-25 client, with `bearer` if given.
+pub async fn mcp(url: &str, bearer: Option<&str>, body: &serde_json::Value) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(body);
+    if let Some(bearer) = bearer {
+        request = request.bearer_auth(bearer);
+    }
+    request.send().await.expect("post")
+}
+
 /// The simulated bridge on an ephemeral loopback port.
 pub async fn simulator(config: SimConfig) -> RunningSim {
     bridge_sim::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
