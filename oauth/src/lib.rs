@@ -42,7 +42,7 @@ pub use crate::token::{ASYMMETRIC, Claims, Rejection};
 /// Where RFC 9728 puts the metadata of a resource at the root of its origin.
 const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
-/// How the resource server is set up; checked by [`OAuthSettings::check`] before serving.
+/// How the resource server is set up; [`OAuthHttp::new`] refuses settings it cannot serve.
 #[derive(Clone, Debug)]
 pub struct OAuthSettings {
     /// The origin clients reach this server at (`https://mcp.example.com`): the resource is

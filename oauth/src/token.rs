@@ -145,7 +145,7 @@ impl Validator {
     }
 
     /// The claims of `token` when every check passes: from memory when the same token passed
-    /// them recently (see [`crate::verified`]).
+    /// them recently (the private `verified` module keeps them).
     pub async fn validate(&self, token: &str) -> Result<Arc<Claims>, Rejection> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Rejection::Malformed);
