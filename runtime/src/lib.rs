@@ -20,6 +20,8 @@ pub mod http_guard;
 pub mod local_filter;
 pub mod metrics;
 pub mod ops;
+mod plain;
+mod plain_http;
 pub mod ratelimit;
 pub mod redact;
 pub mod rfc3339;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::extract::Request;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -74,14 +74,21 @@ pub fn http_router(
     // Shared, not cloned per request: routing clones the service it is handed, and this one
     // carries its whole configuration (host and origin lists included), which rmcp's own
     // `Service::call` clones once more.
+    let for_rmcp = server.clone();
     let service = Arc::new(StreamableHttpService::new(
-        move || Ok(server.clone()),
+        move || Ok(for_rmcp.clone()),
         Arc::new(NeverSessionManager::default()),
         config,
     ));
     let handle = move |request: axum::extract::Request| {
         let service = service.clone();
-        async move { service.handle(request).await }
+        let server = server.clone();
+        async move {
+            match crate::plain_http::answer(&server, request).await {
+                Ok(answered) => answered,
+                Err(request) => service.handle(request).await.into_response(),
+            }
+        }
     };
     axum::Router::new()
         .nest_service("/mcp", axum::routing::any(handle))

@@ -794,19 +794,29 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let who = principal(&context);
+        let parts = context.extensions.get::<http::request::Parts>();
+        Ok(self.call_for(request, parts).await?.into())
+    }
+}
+
+impl McpServer {
+    /// A `tools/call` as it arrived, over HTTP (`parts`: the request the gates admitted, with
+    /// its principal and the slot for the rate-limit headers) or over stdio (`None`).
+    pub(crate) async fn call_for(
+        &self,
+        request: CallToolRequestParams,
+        parts: Option<&http::request::Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let who = parts.and_then(|parts| parts.extensions.get::<Principal>());
         let (result, rate_limit) = self
             .call_as(&request.name, request.arguments.unwrap_or_default(), who)
             .await?;
-        let slot = context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<RateLimitSlot>());
+        let slot = parts.and_then(|parts| parts.extensions.get::<RateLimitSlot>());
         if let (Some(slot), Some(info)) = (slot, rate_limit)
             && let Ok(mut cell) = slot.0.lock()
         {
             *cell = Some(info);
         }
-        Ok(result.into())
+        Ok(result)
     }
 }

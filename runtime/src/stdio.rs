@@ -1,33 +1,27 @@
 //! The stdio transport: rmcp's own, except that plain `tools/call` lines are read here.
 //!
-//! rmcp reads every incoming line as an untagged enum: the message is buffered and tried
-//! against each request type in turn, and the errors of the types that do not match are built
-//! and dropped. That is a sixth of a tool call's instructions. A `tools/call` request in its
-//! plain form (`jsonrpc`, an integer or string `id`, `method`, and `params` holding `name` and
-//! optionally `arguments`, nothing else) is read here into the message rmcp would have built
-//! from it. Every other line (other methods, `_meta`, anything malformed, a line longer than
-//! [`MAX_SIEVED_LINE`]) reaches rmcp's transport byte for byte, so what happens to it is what
-//! rmcp does.
+//! A `tools/call` line in its plain form ([`crate::plain`]) is read here into the message rmcp
+//! would have built from it, which saves rmcp's untagged reading. Every other line (other
+//! methods, `_meta`, anything malformed, a line longer than [`MAX_SIEVED_LINE`]) reaches rmcp's
+//! transport byte for byte, so what happens to it is what rmcp does.
 //!
 //! Order is kept. rmcp's transport reads through a [`Sieve`], which takes a line from stdin
 //! only when rmcp has taken every byte before it; after a `tools/call` line it hands the message
 //! over and reports nothing read yet, so the message reaches the service before any later line
 //! is read.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use rmcp::model::{
-    CallToolRequestParams, ClientJsonRpcMessage, ClientRequest, JsonObject, NumberOrString, Request,
-};
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, Request};
 use rmcp::service::{RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::transport::async_rw::AsyncRwTransport;
-use serde::Deserialize;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, BufReader, ReadBuf};
 use tokio::sync::mpsc;
+
+use crate::plain::PlainCall;
 
 /// Lines longer than this are not read here, only passed on: rmcp applies its own limit.
 const MAX_SIEVED_LINE: usize = 64 * 1024;
@@ -161,34 +155,6 @@ impl<R: AsyncRead + Unpin> AsyncRead for Sieve<R> {
     }
 }
 
-/// A `tools/call` request with nothing but `name` and `arguments` in its params.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PlainToolCall<'a> {
-    #[serde(borrow)]
-    jsonrpc: Cow<'a, str>,
-    id: PlainId<'a>,
-    #[serde(borrow)]
-    method: Cow<'a, str>,
-    params: Option<PlainParams>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum PlainId<'a> {
-    Number(i64),
-    #[serde(borrow)]
-    Text(Cow<'a, str>),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PlainParams {
-    name: String,
-    #[serde(default)]
-    arguments: Option<JsonObject>,
-}
-
 /// The message rmcp would read from `line`, when `line` is a plain `tools/call`; `None` for
 /// anything else, which rmcp then reads itself.
 fn plain_tool_call(line: &[u8]) -> Option<RxJsonRpcMessage<RoleServer>> {
@@ -198,23 +164,13 @@ fn plain_tool_call(line: &[u8]) -> Option<RxJsonRpcMessage<RoleServer>> {
     if !contains(line, b"tools") {
         return None;
     }
-    let call: PlainToolCall<'_> = serde_json::from_slice(line).ok()?;
-    if call.jsonrpc != "2.0" || call.method != "tools/call" {
+    let request = crate::plain::read(line)?;
+    let PlainCall::Tool(params) = request.call else {
         return None;
-    }
-    let params = call.params?;
-    let id = match call.id {
-        PlainId::Number(number) => NumberOrString::Number(number),
-        PlainId::Text(text) => NumberOrString::String(text.as_ref().into()),
     };
-    let arguments = params.arguments;
-    let mut params = CallToolRequestParams::new(params.name);
-    if let Some(arguments) = arguments {
-        params = params.with_arguments(arguments);
-    }
     Some(ClientJsonRpcMessage::request(
         ClientRequest::CallToolRequest(Request::new(params)),
-        id,
+        request.id,
     ))
 }
 
@@ -253,20 +209,11 @@ mod tests {
 
     #[test]
     fn anything_else_is_left_to_rmcp() {
+        // What `crate::plain` reads but this transport leaves to rmcp, and what it does not read.
         for line in [
             r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#,
-            r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":{"progressToken":1}}}"#,
-            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","task":{}}}"#,
-            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#,
-            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":[1]}}"#,
-            r#"{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{"name":"x"}}"#,
-            r#"{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"x"}}"#,
-            r#"{"jsonrpc":"1.0","id":1,"method":"tools/call","params":{"name":"x"}}"#,
-            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"},"result":{}}"#,
-            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","name":"y"}}"#,
-            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}} trailing"#,
             "not json",
             "",
         ] {

@@ -312,3 +312,136 @@ async fn malformed_requests_get_the_json_rpc_error_that_names_the_problem() {
     running.shutdown.cancel();
     running.sim.shutdown().await;
 }
+
+/// Status, content type, rate-limit header names, and the body with the upstream's rate-limit
+/// counters taken out (they count down from call to call).
+async fn comparable(response: reqwest::Response) -> (u16, String, Vec<String>, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut rate_limit_headers: Vec<String> = response
+        .headers()
+        .keys()
+        .map(|name| name.as_str().to_owned())
+        .filter(|name| name.starts_with("ratelimit"))
+        .collect();
+    rate_limit_headers.sort();
+    let mut body: Value = response.json().await.expect("a JSON body");
+    forget_remaining(&mut body);
+    (status, content_type, rate_limit_headers, body)
+}
+
+/// Every rate-limit `remaining` counter in `value`, wherever it is, set to null.
+fn forget_remaining(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                if key == "remaining" {
+                    *inner = Value::Null;
+                } else {
+                    forget_remaining(inner);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(forget_remaining),
+        _ => {}
+    }
+}
+
+/// Plain `tools/call` and `ping` requests are answered by the server itself, not by rmcp's
+/// per-request service (`runtime::plain_http`); a weight in `Accept` sends the same request to
+/// rmcp. Both must give the same answer.
+#[tokio::test]
+async fn plain_requests_are_answered_as_rmcp_answers_them() {
+    let faults = Faults {
+        rate_limit: Some(RateLimitFault {
+            requests: 1000,
+            window_secs: 60,
+            family: HeaderFamily::Ietf,
+        }),
+        ..Faults::default()
+    };
+    let running = start(SimConfig {
+        faults,
+        ..SimConfig::default()
+    })
+    .await;
+    let listed: Value = post(
+        &running.url,
+        "2025-11-25",
+        &rpc(
+            1,
+            "tools/call",
+            json!({ "name": "list_all_1_password_users", "arguments": { "limit": 1 } }),
+        ),
+    )
+    .send()
+    .await
+    .expect("post")
+    .json()
+    .await
+    .expect("json");
+    let user_id = listed["result"]["structuredContent"]["result"][0]["id"].clone();
+    assert!(user_id.is_string(), "{listed}");
+    let requests = [
+        json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" }),
+        json!({ "jsonrpc": "2.0", "id": "ping-2", "method": "ping" }),
+        rpc(
+            3,
+            "tools/call",
+            json!({ "name": "get_single_1_password_user_by_id", "arguments": { "id": user_id } }),
+        ),
+        json!({ "jsonrpc": "2.0", "id": "4", "method": "tools/call",
+                "params": { "name": "get_single_1_password_user_by_id", "arguments": { "id": "NO-SUCH-USER" } } }),
+        rpc(
+            5,
+            "tools/call",
+            json!({ "name": "get_single_1_password_user_by_id", "arguments": { "id": 7 } }),
+        ),
+        rpc(
+            6,
+            "tools/call",
+            json!({ "name": "get_single_1_password_user_by_id" }),
+        ),
+        rpc(
+            7,
+            "tools/call",
+            json!({ "name": "no_such_tool", "arguments": {} }),
+        ),
+        rpc(
+            8,
+            "tools/call",
+            json!({ "name": "get_1_password_service_provider_config", "arguments": {} }),
+        ),
+    ];
+    for version in [None, Some("2024-11-05"), Some("2025-06-18"), Some("2025-11-25")] {
+        for request in &requests {
+            let send = |accept: &'static str| {
+                let mut builder = reqwest::Client::new()
+                    .post(&running.url)
+                    .header("content-type", "application/json")
+                    .header("accept", accept)
+                    .json(request);
+                if let Some(version) = version {
+                    builder = builder.header("mcp-protocol-version", version);
+                }
+                builder.send()
+            };
+            let plain = comparable(send("application/json, text/event-stream").await.expect("post")).await;
+            let through_rmcp = comparable(
+                send("application/json;q=1, text/event-stream;q=0.9")
+                    .await
+                    .expect("post"),
+            )
+            .await;
+            assert_eq!(plain, through_rmcp, "{version:?} {request}");
+            assert_eq!(plain.0, 200, "{version:?} {request}");
+        }
+    }
+    running.shutdown.cancel();
+    running.sim.shutdown().await;
+}
