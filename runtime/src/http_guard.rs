@@ -64,6 +64,41 @@ impl HostRules {
         }
         self
     }
+}
+
+/// [`HostRules`] with every entry parsed once, as each request is checked against them.
+#[derive(Clone, Debug)]
+pub struct HostGuard {
+    rules: HostRules,
+    /// Each allowed host as a lower-case name and the port it names, if any.
+    hosts: Vec<(String, Option<u16>)>,
+    /// Each allowed origin that parses, normalized.
+    origins: Vec<String>,
+}
+
+impl HostGuard {
+    pub fn new(rules: HostRules) -> Self {
+        let hosts = rules
+            .allowed_hosts
+            .iter()
+            .map(|allowed| {
+                split_authority(allowed)
+                    .map(|(name, port)| (name.to_ascii_lowercase(), port))
+                    // A bare IPv6 address (`::1`) is not an authority without brackets.
+                    .unwrap_or_else(|| (allowed.trim().to_ascii_lowercase(), None))
+            })
+            .collect();
+        let origins = rules
+            .allowed_origins
+            .iter()
+            .filter_map(|allowed| normalize_origin(allowed))
+            .collect();
+        Self {
+            rules,
+            hosts,
+            origins,
+        }
+    }
 
     /// Why a request's Host or Origin is refused, in a sentence that says what to change.
     pub fn refusal(&self, headers: &HeaderMap) -> Option<(StatusCode, String)> {
@@ -79,17 +114,16 @@ impl HostRules {
                 format!("the Host header `{host}` is malformed"),
             ));
         };
-        if !self
-            .allowed_hosts
-            .iter()
-            .any(|allowed| host_matches(allowed, &name, port))
-        {
+        let allowed = self.hosts.iter().any(|(allowed, allowed_port)| {
+            allowed.eq_ignore_ascii_case(name) && allowed_port.is_none_or(|allowed| Some(allowed) == port)
+        });
+        if !allowed {
             return Some((
                 StatusCode::FORBIDDEN,
                 format!(
                     "Host `{host}` is not allowed: this server answers to {}. If clients reach it under \
                      that name, add it with --allowed-host (OP_SCIM_ALLOWED_HOSTS).",
-                    self.allowed_hosts.join(", ")
+                    self.rules.allowed_hosts.join(", ")
                 ),
             ));
         }
@@ -99,19 +133,14 @@ impl HostRules {
             .to_str()
             .ok()
             .and_then(normalize_origin)
-            .is_some_and(|origin| {
-                self.allowed_origins
-                    .iter()
-                    .filter_map(|allowed| normalize_origin(allowed))
-                    .any(|allowed| allowed == origin)
-            });
+            .is_some_and(|origin| self.origins.contains(&origin));
         (!allowed).then(|| {
             (
                 StatusCode::FORBIDDEN,
                 format!(
                     "Origin `{origin_text}` is not allowed: browser pages may call this server only from {}. \
                      Add the page's origin with --allowed-origin (OP_SCIM_ALLOWED_ORIGINS).",
-                    self.allowed_origins.join(", ")
+                    self.rules.allowed_origins.join(", ")
                 ),
             )
         })
@@ -120,7 +149,7 @@ impl HostRules {
 
 /// Refuses a request whose Host or Origin is not allowed, saying why.
 pub async fn check_host_and_origin(
-    State(rules): State<Arc<HostRules>>,
+    State(rules): State<Arc<HostGuard>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -230,24 +259,16 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// `name` and port of a Host header value; `[::1]:80` gives `::1`.
-fn split_authority(host: &str) -> Option<(String, Option<u16>)> {
-    let authority: http::uri::Authority = host.trim().parse().ok()?;
-    let name = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_ascii_lowercase();
-    Some((name, authority.port_u16()))
-}
-
-/// An allowed host matches a name, and its port when it names one.
-fn host_matches(allowed: &str, name: &str, port: Option<u16>) -> bool {
-    let (allowed_name, allowed_port) = match split_authority(allowed) {
-        Some(parts) => parts,
-        // A bare IPv6 address (`::1`) is not an authority without brackets.
-        None => (allowed.trim().to_ascii_lowercase(), None),
+fn split_authority(host: &str) -> Option<(&str, Option<u16>)> {
+    let host = host.trim();
+    let authority: http::uri::Authority = host.parse().ok()?;
+    let port = authority.port_u16();
+    // The name as sent, without brackets: `Authority::host` borrows from `authority`.
+    let name = match port {
+        Some(_) => host.rsplit_once(':').map_or(host, |(name, _)| name),
+        None => host,
     };
-    allowed_name == name && allowed_port.is_none_or(|allowed| Some(allowed) == port)
+    Some((name.trim_start_matches('[').trim_end_matches(']'), port))
 }
 
 /// `scheme://host:port` with the scheme's default port filled in; `null` stays `null`.
@@ -288,20 +309,23 @@ mod tests {
             rules.allowed_hosts,
             ["localhost", "127.0.0.1", "::1", "mcp.example.com"]
         );
+        let guard = HostGuard::new(rules);
         for host in [
             "localhost:8787",
             "127.0.0.1:8787",
             "[::1]:8787",
+            "[::1]",
+            "localhost",
             "MCP.example.com",
         ] {
-            assert_eq!(rules.refusal(&headers(host, None)), None, "{host}");
+            assert_eq!(guard.refusal(&headers(host, None)), None, "{host}");
         }
     }
 
     #[test]
     fn a_foreign_host_is_refused_naming_the_flag_and_what_is_allowed() {
-        let rules = HostRules::new(&["mcp.example.com:443".into()], &[]);
-        let (status, message) = rules
+        let guard = HostGuard::new(HostRules::new(&["mcp.example.com:443".into()], &[]));
+        let (status, message) = guard
             .refusal(&headers("evil.example:8787", None))
             .expect("refused");
         assert_eq!(status, StatusCode::FORBIDDEN);
@@ -311,22 +335,23 @@ mod tests {
             "{message}"
         );
         // A port in the allowed entry must match.
-        assert!(rules.refusal(&headers("mcp.example.com:8443", None)).is_some());
-        assert!(rules.refusal(&headers("mcp.example.com:443", None)).is_none());
+        assert!(guard.refusal(&headers("mcp.example.com:8443", None)).is_some());
+        assert!(guard.refusal(&headers("mcp.example.com:443", None)).is_none());
     }
 
     #[test]
     fn origins_must_be_listed_or_the_servers_own() {
-        let rules = HostRules::new(&[], &["https://app.example.com".into()]).with_own_origins(8787);
+        let guard =
+            HostGuard::new(HostRules::new(&[], &["https://app.example.com".into()]).with_own_origins(8787));
         assert_eq!(
-            rules.refusal(&headers("localhost:8787", Some("https://app.example.com:443"))),
+            guard.refusal(&headers("localhost:8787", Some("https://app.example.com:443"))),
             None
         );
         assert_eq!(
-            rules.refusal(&headers("localhost:8787", Some("http://localhost:8787"))),
+            guard.refusal(&headers("localhost:8787", Some("http://localhost:8787"))),
             None
         );
-        let (status, message) = rules
+        let (status, message) = guard
             .refusal(&headers("localhost:8787", Some("https://evil.example")))
             .expect("refused");
         assert_eq!(status, StatusCode::FORBIDDEN);

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{CallToolResponse, ProtocolVersion, ServerJsonRpcMessage, ServerResult};
 
@@ -28,7 +28,11 @@ use crate::http_guard::{is_json, read_body};
 use crate::plain::{PlainCall, PlainRequest};
 use crate::server::McpServer;
 
-const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+const PROTOCOL_VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
+
+/// Room for a typical answer (a `get` result is about 2 KiB), so the response is written without
+/// growing its buffer several times; larger ones grow from here.
+const RESPONSE_CAPACITY: usize = 4096;
 
 /// Answers `request` if it is plain; hands it back, unchanged, if not.
 pub(crate) async fn answer(server: &McpServer, request: Request) -> Result<Response, Request> {
@@ -66,8 +70,9 @@ pub(crate) async fn answer(server: &McpServer, request: Request) -> Result<Respo
 }
 
 fn json_response(message: &ServerJsonRpcMessage) -> Response {
-    match serde_json::to_vec(message) {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], Bytes::from(body)).into_response(),
+    let mut body = Vec::with_capacity(RESPONSE_CAPACITY);
+    match serde_json::to_writer(&mut body, message) {
+        Ok(()) => ([(header::CONTENT_TYPE, "application/json")], Bytes::from(body)).into_response(),
         Err(error) => {
             tracing::error!(error = %error, "could not serialize a JSON-RPC response");
             (
@@ -103,7 +108,7 @@ fn accepts_json_and_sse(headers: &HeaderMap) -> bool {
 }
 
 fn plain_protocol_version(headers: &HeaderMap) -> bool {
-    let mut values = headers.get_all(PROTOCOL_VERSION_HEADER).iter();
+    let mut values = headers.get_all(&PROTOCOL_VERSION_HEADER).iter();
     let Some(value) = values.next() else {
         return true;
     };
@@ -140,7 +145,7 @@ mod tests {
         ])));
         for version in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"] {
             let mut with_version = headers(&[JSON, BOTH]);
-            with_version.insert(PROTOCOL_VERSION_HEADER, version.parse().expect("version"));
+            with_version.insert(&PROTOCOL_VERSION_HEADER, version.parse().expect("version"));
             assert!(plain_headers(&with_version), "{version}");
         }
     }

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::connections::ConnectionLimits;
 use crate::drain::{Drain, track_in_flight};
 use crate::extension::HttpExtension;
-use crate::http_guard::HostRules;
+use crate::http_guard::{HostGuard, HostRules};
 use crate::ops::{READINESS_CHECK_TIMEOUT, Readiness, ReadinessCheck, UpstreamCheck};
 use crate::server::{McpServer, RateLimitSlot};
 
@@ -268,8 +268,10 @@ pub async fn serve_http(
     }
     let drain = Drain::new();
     let track = axum::middleware::from_fn_with_state(drain.clone(), track_in_flight);
-    let hosts =
-        axum::middleware::from_fn_with_state(Arc::new(rules), crate::http_guard::check_host_and_origin);
+    let hosts = axum::middleware::from_fn_with_state(
+        Arc::new(HostGuard::new(rules)),
+        crate::http_guard::check_host_and_origin,
+    );
     // The ops routes match first (probes send any Host and no token); everything else (MCP and
     // what the extension adds) falls through to the guarded application: Host and Origin
     // checked, then tracked for the drain.
