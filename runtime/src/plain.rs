@@ -38,7 +38,13 @@ struct Message<'a> {
     id: Id<'a>,
     #[serde(borrow)]
     method: Cow<'a, str>,
+    /// Absent, or an object; `null` is not plain.
+    #[serde(default, deserialize_with = "present")]
     params: Option<ToolParams>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<ToolParams>, D::Error> {
+    ToolParams::deserialize(deserializer).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -82,6 +88,17 @@ pub(crate) fn read(bytes: &[u8]) -> Option<PlainRequest> {
     Some(PlainRequest { id, call })
 }
 
+/// Plain `tools/call` messages in the forms they come in: ids of both kinds, keys in any order,
+/// escapes, `arguments` absent, empty or null.
+#[cfg(test)]
+pub(crate) const PLAIN_TOOL_CALLS: [&str; 5] = [
+    r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_user","arguments":{"id":"ABC","n":[1,{"x":null}]}}}"#,
+    r#"{"id":"req-1","method":"tools/call","jsonrpc":"2.0","params":{"arguments":{},"name":"list"}}"#,
+    r#"{"jsonrpc":"2.0","id":-3,"method":"tools/call","params":{"name":"x"}}"#,
+    r#"{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"name":"x","arguments":null}}"#,
+    r#"{"jsonrpc":"2.0","id":"\u00e9","method":"tools\/call","params":{"name":"caf\u00e9"}}"#,
+];
+
 #[cfg(test)]
 mod tests {
     use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcMessage};
@@ -95,15 +112,11 @@ mod tests {
 
     #[test]
     fn plain_requests_are_read_as_rmcp_reads_them() {
-        for text in [
-            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_user","arguments":{"id":"ABC","n":[1,{"x":null}]}}}"#,
-            r#"{"id":"req-1","method":"tools/call","jsonrpc":"2.0","params":{"arguments":{},"name":"list"}}"#,
-            r#"{"jsonrpc":"2.0","id":-3,"method":"tools/call","params":{"name":"x"}}"#,
-            r#"{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"name":"x","arguments":null}}"#,
-            r#"{"jsonrpc":"2.0","id":"\u00e9","method":"tools\/call","params":{"name":"caf\u00e9"}}"#,
+        let pings = [
             r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
             r#"{"method":"ping","id":"p","jsonrpc":"2.0"}"#,
-        ] {
+        ];
+        for text in PLAIN_TOOL_CALLS.into_iter().chain(pings) {
             let ours = read(text.as_bytes()).expect("read here");
             let JsonRpcMessage::Request(theirs) = rmcp_reads(text) else {
                 panic!("rmcp reads {text} as a request");
@@ -123,6 +136,8 @@ mod tests {
     fn anything_else_is_left_to_rmcp() {
         for text in [
             r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":null}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":null}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"progressToken":1}}}"#,
             r#"{"jsonrpc":"2.0","method":"ping"}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#,
