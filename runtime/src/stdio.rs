@@ -189,13 +189,7 @@ mod tests {
 
     #[test]
     fn a_plain_tool_call_is_read_as_rmcp_reads_it() {
-        for line in [
-            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_user","arguments":{"id":"ABC","n":[1,{"x":null}]}}}"#,
-            r#"{"id":"req-1","method":"tools/call","jsonrpc":"2.0","params":{"arguments":{},"name":"list"}}"#,
-            r#"{"jsonrpc":"2.0","id":-3,"method":"tools/call","params":{"name":"x"}}"#,
-            r#"{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"name":"x","arguments":null}}"#,
-            r#"{"jsonrpc":"2.0","id":"\u00e9","method":"tools\/call","params":{"name":"caf\u00e9"}}"#,
-        ] {
+        for line in crate::plain::PLAIN_TOOL_CALLS {
             let ours = plain_tool_call(line.as_bytes()).expect("read here");
             let theirs = rmcp_reads(line);
             assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{line}");
