@@ -41,6 +41,21 @@ async fn start(config: SimConfig) -> Running {
     }
 }
 
+/// A simulated bridge that answers with IETF `RateLimit-*` headers, `requests` a minute.
+fn rate_limited(requests: u32) -> SimConfig {
+    SimConfig {
+        faults: Faults {
+            rate_limit: Some(RateLimitFault {
+                requests,
+                window_secs: 60,
+                family: HeaderFamily::Ietf,
+            }),
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    }
+}
+
 fn rpc(id: u64, method: &str, params: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })
 }
@@ -174,19 +189,7 @@ async fn clients_of_three_protocol_versions_are_served() {
 
 #[tokio::test]
 async fn a_tool_call_response_carries_ratelimit_headers_and_unknown_tools_are_protocol_errors() {
-    let faults = Faults {
-        rate_limit: Some(RateLimitFault {
-            requests: 100,
-            window_secs: 60,
-            family: HeaderFamily::Ietf,
-        }),
-        ..Faults::default()
-    };
-    let running = start(SimConfig {
-        faults,
-        ..SimConfig::default()
-    })
-    .await;
+    let running = start(rate_limited(100)).await;
     let call = rpc(
         5,
         "tools/call",
@@ -357,19 +360,7 @@ fn forget_remaining(value: &mut Value) {
 /// rmcp. Both must give the same answer.
 #[tokio::test]
 async fn plain_requests_are_answered_as_rmcp_answers_them() {
-    let faults = Faults {
-        rate_limit: Some(RateLimitFault {
-            requests: 1000,
-            window_secs: 60,
-            family: HeaderFamily::Ietf,
-        }),
-        ..Faults::default()
-    };
-    let running = start(SimConfig {
-        faults,
-        ..SimConfig::default()
-    })
-    .await;
+    let running = start(rate_limited(1000)).await;
     let listed: Value = post(
         &running.url,
         "2025-11-25",
