@@ -69,6 +69,11 @@ fn post(url: &str, version: &str, body: &Value) -> reqwest::RequestBuilder {
         .json(body)
 }
 
+/// The JSON body of the answer to `request`.
+async fn answer_to(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.expect("post").json().await.expect("json")
+}
+
 fn initialize(version: &str) -> Value {
     rpc(
         1,
@@ -119,21 +124,9 @@ async fn host_and_origin_are_checked_and_loopback_is_served() {
 async fn clients_of_three_protocol_versions_are_served() {
     let running = start(SimConfig::default()).await;
     for version in ["2025-06-18", "2025-11-25"] {
-        let answer: Value = post(&running.url, version, &initialize(version))
-            .send()
-            .await
-            .expect("post")
-            .json()
-            .await
-            .expect("json");
+        let answer: Value = answer_to(post(&running.url, version, &initialize(version))).await;
         assert_eq!(answer["result"]["protocolVersion"], version, "{answer}");
-        let list: Value = post(&running.url, version, &rpc(2, "tools/list", json!({})))
-            .send()
-            .await
-            .expect("post")
-            .json()
-            .await
-            .expect("json");
+        let list: Value = answer_to(post(&running.url, version, &rpc(2, "tools/list", json!({})))).await;
         assert_eq!(
             list["result"]["tools"].as_array().map(Vec::len),
             Some(17),
@@ -145,40 +138,34 @@ async fn clients_of_three_protocol_versions_are_served() {
         "io.modelcontextprotocol/clientCapabilities": {},
         "io.modelcontextprotocol/clientInfo": { "name": "t", "version": "1" },
     });
-    let list: Value = post(
-        &running.url,
-        "2026-07-28",
-        &rpc(3, "tools/list", json!({ "_meta": meta })),
+    let list: Value = answer_to(
+        post(
+            &running.url,
+            "2026-07-28",
+            &rpc(3, "tools/list", json!({ "_meta": meta })),
+        )
+        .header("mcp-method", "tools/list"),
     )
-    .header("mcp-method", "tools/list")
-    .send()
-    .await
-    .expect("post")
-    .json()
-    .await
-    .expect("json");
+    .await;
     assert_eq!(
         list["result"]["tools"].as_array().map(Vec::len),
         Some(17),
         "2026-07-28: {list}"
     );
-    let call: Value = post(
-        &running.url,
-        "2026-07-28",
-        &rpc(
-            4,
-            "tools/call",
-            json!({ "name": "list_all_1_password_users", "arguments": { "limit": 1 }, "_meta": meta }),
-        ),
+    let call: Value = answer_to(
+        post(
+            &running.url,
+            "2026-07-28",
+            &rpc(
+                4,
+                "tools/call",
+                json!({ "name": "list_all_1_password_users", "arguments": { "limit": 1 }, "_meta": meta }),
+            ),
+        )
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "list_all_1_password_users"),
     )
-    .header("mcp-method", "tools/call")
-    .header("mcp-name", "list_all_1_password_users")
-    .send()
-    .await
-    .expect("post")
-    .json()
-    .await
-    .expect("json");
+    .await;
     assert_eq!(
         call["result"]["structuredContent"]["result_count"], 1,
         "2026-07-28: {call}"
@@ -216,13 +203,7 @@ async fn a_tool_call_response_carries_ratelimit_headers_and_unknown_tools_are_pr
         "tools/call",
         json!({ "name": "no_such_tool", "arguments": {} }),
     );
-    let answer: Value = post(&running.url, "2025-11-25", &unknown)
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let answer: Value = answer_to(post(&running.url, "2025-11-25", &unknown)).await;
     assert_eq!(answer["error"]["code"], -32602, "{answer}");
     running.shutdown.cancel();
     running.sim.shutdown().await;
@@ -361,7 +342,7 @@ fn forget_remaining(value: &mut Value) {
 #[tokio::test]
 async fn plain_requests_are_answered_as_rmcp_answers_them() {
     let running = start(rate_limited(1000)).await;
-    let listed: Value = post(
+    let listed: Value = answer_to(post(
         &running.url,
         "2025-11-25",
         &rpc(
@@ -369,13 +350,8 @@ async fn plain_requests_are_answered_as_rmcp_answers_them() {
             "tools/call",
             json!({ "name": "list_all_1_password_users", "arguments": { "limit": 1 } }),
         ),
-    )
-    .send()
-    .await
-    .expect("post")
-    .json()
-    .await
-    .expect("json");
+    ))
+    .await;
     let user_id = listed["result"]["structuredContent"]["result"][0]["id"].clone();
     assert!(user_id.is_string(), "{listed}");
     let requests = [
