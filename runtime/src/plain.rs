@@ -99,16 +99,17 @@ pub(crate) const PLAIN_TOOL_CALLS: [&str; 5] = [
     r#"{"jsonrpc":"2.0","id":"\u00e9","method":"tools\/call","params":{"name":"caf\u00e9"}}"#,
 ];
 
+/// What rmcp itself reads from `text`, which the plain readers must match.
+#[cfg(test)]
+pub(crate) fn rmcp_reads(text: &str) -> rmcp::model::ClientJsonRpcMessage {
+    serde_json::from_str(text).expect("rmcp reads the message")
+}
+
 #[cfg(test)]
 mod tests {
-    use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcMessage};
+    use rmcp::model::{ClientRequest, JsonRpcMessage};
 
     use super::*;
-
-    /// What rmcp itself reads from `text`.
-    fn rmcp_reads(text: &str) -> ClientJsonRpcMessage {
-        serde_json::from_str(text).expect("rmcp reads the message")
-    }
 
     #[test]
     fn plain_requests_are_read_as_rmcp_reads_them() {

@@ -182,16 +182,11 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    /// What rmcp itself reads from `line`.
-    fn rmcp_reads(line: &str) -> ClientJsonRpcMessage {
-        serde_json::from_str(line).expect("rmcp reads the line")
-    }
-
     #[test]
     fn a_plain_tool_call_is_read_as_rmcp_reads_it() {
         for line in crate::plain::PLAIN_TOOL_CALLS {
             let ours = plain_tool_call(line.as_bytes()).expect("read here");
-            let theirs = rmcp_reads(line);
+            let theirs = crate::plain::rmcp_reads(line);
             assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{line}");
             assert_eq!(
                 serde_json::to_value(&ours).expect("serializes"),
