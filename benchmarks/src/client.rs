@@ -137,7 +137,7 @@ impl HttpSession {
     }
 
     async fn post(&self, id: u64, method: &str, params: Value) -> Result<(Value, Option<String>)> {
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let body = request_message(id, method, params);
         let mut response = self.builder().json(&body).send().await?;
         let session_id = response
             .headers()
@@ -280,7 +280,7 @@ impl StdioConn {
             .lock()
             .map_err(|_| anyhow::anyhow!("stdio pending map poisoned"))?
             .insert(id, sender);
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))?;
+        self.send(&request_message(id, method, params))?;
         match tokio::time::timeout(CALL_TIMEOUT, receiver).await {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(_)) => bail!("{method}: the server closed stdout"),
@@ -307,6 +307,16 @@ pub fn payload(result: &Value) -> Option<Value> {
         .iter()
         .find_map(|block| block.get("text"))?;
     serde_json::from_str(text.as_str()?).ok()
+}
+
+/// A JSON-RPC request as the official SDKs write one: a request without parameters (`ping`,
+/// given `Value::Null`) has no `params` member at all, rather than `"params": null`.
+fn request_message(id: u64, method: &str, params: Value) -> Value {
+    let mut message = json!({"jsonrpc": "2.0", "id": id, "method": method});
+    if !params.is_null() {
+        message["params"] = params;
+    }
+    message
 }
 
 #[cfg(test)]
