@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::context::{LIMIT_MAX, ToolContext, ToolOutput, UpstreamRequests, page_limit};
+use crate::context::{LIMIT_MAX, Structured, ToolContext, ToolOutput, UpstreamRequests, page_limit};
 use crate::cursor::BodyPosition;
 use crate::error::ToolError;
 use crate::local_filter::LocalFilters;
@@ -179,11 +179,11 @@ impl ToolContext {
         let rate_limit = refused_rate_limit.or(rate_limit);
         let count = result.len();
         Ok(ToolOutput {
-            structured: json!({
+            structured: Structured::Value(json!({
                 "result": result,
                 "next_cursor": next_cursor,
                 "result_count": count,
-            }),
+            })),
             rate_limit,
             status,
             upstream_requests: Some(UpstreamRequests {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use http::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::cursor::CursorCodec;
@@ -89,13 +90,40 @@ pub struct ToolContext {
 }
 
 /// A successful result: the structured value, the upstream's status and rate-limit state.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ToolOutput {
-    pub structured: Value,
+    pub structured: Structured,
     pub rate_limit: Option<RateLimitInfo>,
     pub status: u16,
     /// Set by lists that read several upstream pages in one call.
     pub upstream_requests: Option<UpstreamRequests>,
+}
+
+/// A successful result's structured content.
+#[derive(Debug)]
+pub enum Structured {
+    /// Built here: a list's page, a 204's status.
+    Value(Value),
+    /// The upstream's answer in the spec's type, not yet written out, because its two readers
+    /// need different forms: a plain HTTP answer writes it once as JSON text and carries that
+    /// twice, rmcp's result type takes a [`Value`] and text.
+    Typed(Box<dyn TypedOutput>),
+}
+
+/// A spec type behind [`Structured::Typed`], writable in either form.
+pub trait TypedOutput: std::fmt::Debug + Send {
+    fn to_value(&self) -> serde_json::Result<Value>;
+    fn to_json(&self) -> serde_json::Result<Box<RawValue>>;
+}
+
+impl<T: Serialize + std::fmt::Debug + Send> TypedOutput for T {
+    fn to_value(&self) -> serde_json::Result<Value> {
+        serde_json::to_value(self)
+    }
+
+    fn to_json(&self) -> serde_json::Result<Box<RawValue>> {
+        serde_json::value::to_raw_value(self)
+    }
 }
 
 /// How many upstream requests one call made, and the most one call may make. A list that
@@ -143,7 +171,7 @@ impl ToolContext {
     /// RFC 7644 §3.5.2 lets a server answer a successful PATCH with 204 and no body; the change
     /// is then read back with a GET of the same resource, so the model sees the state it made
     /// rather than a failure for a change that happened.
-    pub async fn call<T: DeserializeOwned + Serialize>(
+    pub async fn call<T: DeserializeOwned + Serialize + std::fmt::Debug + Send + 'static>(
         &self,
         request: UpstreamRequest,
     ) -> Result<ToolOutput, ToolError> {
@@ -157,10 +185,8 @@ impl ToolContext {
                 (response, status)
             };
         let value: T = parse_body(&response.body)?;
-        let structured =
-            serde_json::to_value(value).map_err(|error| ToolError::Internal(error.to_string()))?;
         Ok(ToolOutput {
-            structured,
+            structured: Structured::Typed(Box::new(value)),
             rate_limit: response.rate_limit,
             status,
             upstream_requests: None,
@@ -176,7 +202,7 @@ impl ToolContext {
         let (items, response) = self.send_json::<Vec<T>>(request).await?;
         let count = items.len();
         Ok(ToolOutput {
-            structured: json!({ "result": items, "result_count": count }),
+            structured: Structured::Value(json!({ "result": items, "result_count": count })),
             rate_limit: response.rate_limit,
             status: response.status,
             upstream_requests: None,
@@ -187,7 +213,7 @@ impl ToolContext {
     pub async fn call_no_content(&self, request: UpstreamRequest) -> Result<ToolOutput, ToolError> {
         let response = self.shared.upstream.send(&request).await?;
         Ok(ToolOutput {
-            structured: json!({ "status": response.status }),
+            structured: Structured::Value(json!({ "status": response.status })),
             rate_limit: response.rate_limit,
             status: response.status,
             upstream_requests: None,

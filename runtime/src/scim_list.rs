@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::context::{LIMIT_MAX, ToolContext, ToolOutput, UpstreamRequests, page_limit};
+use crate::context::{LIMIT_MAX, Structured, ToolContext, ToolOutput, UpstreamRequests, page_limit};
 use crate::cursor::{CursorError, CursorPosition, LOCAL_VERSION};
 use crate::error::ToolError;
 use crate::local_filter::LocalFilters;
@@ -120,12 +120,12 @@ impl ToolContext {
             )
         });
         Ok(ToolOutput {
-            structured: json!({
+            structured: Structured::Value(json!({
                 "result": items,
                 "next_cursor": next_cursor,
                 "result_count": returned,
                 "total_results": total,
-            }),
+            })),
             rate_limit: response.rate_limit,
             status: response.status,
             upstream_requests: None,
@@ -179,12 +179,12 @@ impl ToolContext {
         });
         let count = result.len();
         Ok(ToolOutput {
-            structured: json!({
+            structured: Structured::Value(json!({
                 "result": result,
                 "next_cursor": next_cursor,
                 "result_count": count,
                 "total_results": Value::Null,
-            }),
+            })),
             rate_limit: last.rate_limit,
             status: last.status,
             upstream_requests: Some(UpstreamRequests {

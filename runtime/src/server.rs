@@ -19,7 +19,7 @@ use rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 
 use crate::catalog::{CATALOGUE_URI, OfferedPrompt, catalogue_markdown};
-use crate::context::{Shared, ToolContext};
+use crate::context::{Shared, Structured, ToolContext};
 use crate::error::ToolError;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimitInfo;
@@ -285,6 +285,17 @@ impl McpServer {
         arguments: serde_json::Map<String, Value>,
         principal: Option<&Principal>,
     ) -> Result<(CallToolResult, Option<RateLimitInfo>), ErrorData> {
+        let (answer, rate_limit) = self.answer_as(name, arguments, principal).await?;
+        Ok((answer.into_result()?, rate_limit))
+    }
+
+    /// [`McpServer::call_as`], with the answer not yet in rmcp's result type.
+    async fn answer_as(
+        &self,
+        name: &str,
+        arguments: serde_json::Map<String, Value>,
+        principal: Option<&Principal>,
+    ) -> Result<(ToolAnswer, Option<RateLimitInfo>), ErrorData> {
         let tool = self
             .find(name)
             .filter(|tool| principal.is_none_or(|who| who.grant.allows(&tool.entry.spec)));
@@ -303,7 +314,7 @@ impl McpServer {
                     tool.shared
                         .metrics
                         .tool_call(tool.name, refused.kind(), std::time::Duration::ZERO);
-                    return Ok((error_result(&refused, &context), None));
+                    return Ok((ToolAnswer::Result(error_result(&refused, &context)), None));
                 }
                 Some((audit, call))
             }
@@ -338,10 +349,11 @@ impl McpServer {
                         .0
                         .insert(UPSTREAM_REQUESTS_META_KEY.to_owned(), value);
                 }
-                (
-                    structured_result(output.structured).with_meta(meta),
-                    output.rate_limit,
-                )
+                let answer = ToolAnswer::Success {
+                    structured: output.structured,
+                    meta,
+                };
+                (answer, output.rate_limit)
             }
             Err(error) => {
                 match &error {
@@ -350,7 +362,8 @@ impl McpServer {
                     }
                     other => tracing::info!(tool = name, outcome = other.kind(), elapsed_ms, "tool call"),
                 }
-                (error_result(&error, &context), error.rate_limit().cloned())
+                let answer = ToolAnswer::Result(error_result(&error, &context));
+                (answer, error.rate_limit().cloned())
             }
         };
         Ok(result)
@@ -471,15 +484,43 @@ pub fn tool_definition_json(spec: &'static ToolSpec, name: &'static str) -> Resu
     })
 }
 
-/// A successful result: the value as `structuredContent` and, for clients that read only
-/// content blocks, as JSON text. rmcp's own constructor prints the text through `Display`,
-/// which costs several times what writing it into a buffer does.
-fn structured_result(value: Value) -> CallToolResult {
-    // A `Value` always serializes (its keys are strings); the default is unreachable.
-    let text = serde_json::to_string(&value).unwrap_or_default();
-    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-    result.structured_content = Some(value);
-    result
+/// What a tool call answers, before it takes rmcp's result type: a plain HTTP answer writes a
+/// success's structured content once and carries it twice ([`crate::plain_http`]), where rmcp's
+/// type needs it as a [`Value`] and again as text.
+#[derive(Debug)]
+pub(crate) enum ToolAnswer {
+    Success {
+        structured: Structured,
+        meta: Option<MetaObject>,
+    },
+    /// An error result, already in rmcp's type.
+    Result(CallToolResult),
+}
+
+impl ToolAnswer {
+    /// The answer as rmcp's result: the value as `structuredContent` and, for clients that read
+    /// only content blocks, as JSON text. rmcp's own constructor prints the text through
+    /// `Display`, which costs several times what writing it into a buffer does.
+    pub(crate) fn into_result(self) -> Result<CallToolResult, ErrorData> {
+        let (structured, meta) = match self {
+            Self::Result(result) => return Ok(result),
+            Self::Success { structured, meta } => (structured, meta),
+        };
+        let value = match structured {
+            Structured::Value(value) => Ok(value),
+            Structured::Typed(typed) => typed.to_value(),
+        };
+        let value_and_text = value.and_then(|value| serde_json::to_string(&value).map(|text| (value, text)));
+        // Fails only for a map with keys that are not strings, which no handler builds; should
+        // one, the call fails whole rather than answer without its content.
+        let (value, text) = value_and_text.map_err(|error| {
+            tracing::error!(error = %error, "could not shape a tool result");
+            ErrorData::internal_error(format!("the tool result could not be written: {error}"), None)
+        })?;
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        result.structured_content = Some(value);
+        Ok(result.with_meta(meta))
+    }
 }
 
 /// What `initialize` answers: capabilities, name and version, and instructions telling the
@@ -795,21 +836,21 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let parts = context.extensions.get::<http::request::Parts>();
-        Ok(self.call_for(request, parts).await?.into())
+        Ok(self.answer_for(request, parts).await?.into_result()?.into())
     }
 }
 
 impl McpServer {
     /// A `tools/call` as it arrived, over HTTP (`parts`: the request the gates admitted, with
     /// its principal and the slot for the rate-limit headers) or over stdio (`None`).
-    pub(crate) async fn call_for(
+    pub(crate) async fn answer_for(
         &self,
         request: CallToolRequestParams,
         parts: Option<&http::request::Parts>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<ToolAnswer, ErrorData> {
         let who = parts.and_then(|parts| parts.extensions.get::<Principal>());
-        let (result, rate_limit) = self
-            .call_as(&request.name, request.arguments.unwrap_or_default(), who)
+        let (answer, rate_limit) = self
+            .answer_as(&request.name, request.arguments.unwrap_or_default(), who)
             .await?;
         let slot = parts.and_then(|parts| parts.extensions.get::<RateLimitSlot>());
         if let (Some(slot), Some(info)) = (slot, rate_limit)
@@ -817,6 +858,6 @@ impl McpServer {
         {
             *cell = Some(info);
         }
-        Ok(result)
+        Ok(answer)
     }
 }

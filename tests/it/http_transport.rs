@@ -384,6 +384,11 @@ async fn plain_requests_are_answered_as_rmcp_answers_them() {
             "tools/call",
             json!({ "name": "get_1_password_service_provider_config", "arguments": {} }),
         ),
+        rpc(
+            9,
+            "tools/call",
+            json!({ "name": "list_all_1_password_users", "arguments": { "limit": 2 } }),
+        ),
     ];
     for version in [None, Some("2024-11-05"), Some("2025-06-18"), Some("2025-11-25")] {
         for request in &requests {
