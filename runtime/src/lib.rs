@@ -21,6 +21,7 @@ pub mod local_filter;
 pub mod metrics;
 pub mod ops;
 mod plain;
+mod plain_answer;
 mod plain_http;
 pub mod ratelimit;
 pub mod redact;

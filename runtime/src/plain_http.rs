@@ -22,23 +22,14 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rmcp::model::{
-    CallToolResponse, JsonRpcResponse, JsonRpcVersion2_0, MetaObject, ProtocolVersion, RequestId,
-    ServerJsonRpcMessage, ServerResult,
-};
-use serde::Serialize;
-use serde_json::value::RawValue;
+use rmcp::model::ProtocolVersion;
 
-use crate::context::Structured;
 use crate::http_guard::{is_json, read_body};
 use crate::plain::{PlainCall, PlainRequest};
-use crate::server::{McpServer, ToolAnswer};
+use crate::plain_answer::legacy_lifecycle;
+use crate::server::McpServer;
 
 const PROTOCOL_VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
-
-/// Room for a typical answer (a `get` result is about 2 KiB), so the response is written without
-/// growing its buffer several times; larger ones grow from here.
-const RESPONSE_CAPACITY: usize = 4096;
 
 /// Answers `request` if it is plain; hands it back, unchanged, if not.
 pub(crate) async fn answer(server: &McpServer, request: Request) -> Result<Response, Request> {
@@ -55,90 +46,18 @@ pub(crate) async fn answer(server: &McpServer, request: Request) -> Result<Respo
     let Some(PlainRequest { id, call }) = crate::plain::read(&bytes) else {
         return Err(Request::from_parts(parts, Body::from(bytes)));
     };
-    let result = match call {
-        PlainCall::Tool(params) => match server.answer_for(params, Some(&parts)).await {
-            Ok(ToolAnswer::Success { structured, meta }) => match object_json(structured) {
-                Ok(json) => return Ok(json_response(&tool_success(id, &json, meta))),
-                Err(structured) => ToolAnswer::Success { structured, meta }.into_result(),
-            },
-            Ok(answer) => answer.into_result(),
-            Err(error) => Err(error),
+    let answer = match call {
+        PlainCall::Tool(params) => {
+            crate::plain_answer::tool_call(id, server.answer_for(params, Some(&parts)).await)
         }
-        .map(|result| CallToolResponse::from(result).into()),
-        PlainCall::Ping => Ok(ServerResult::empty(())),
+        PlainCall::Ping => crate::plain_answer::ping(id),
     };
-    let message = match result {
-        Ok(mut result) => {
-            // What rmcp's handler does to every result for a peer before 2026-07-28, which
-            // is every peer this module answers.
-            result.strip_result_type_for_legacy_peer();
-            result.strip_non_object_output_for_legacy_peer();
-            ServerJsonRpcMessage::response(result, id)
-        }
-        Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
-    };
-    Ok(json_response(&message))
+    Ok(json_response(answer))
 }
 
-/// A success's structured content as JSON text, when it is an object (as every handler's is);
-/// anything else, or anything that does not write, is handed back for rmcp's shaping.
-fn object_json(structured: Structured) -> Result<Box<RawValue>, Structured> {
-    let json = match &structured {
-        Structured::Value(value) => serde_json::value::to_raw_value(value),
-        Structured::Typed(typed) => typed.to_json(),
-    };
-    match json {
-        Ok(json) if json.get().starts_with('{') => Ok(json),
-        _ => Err(structured),
-    }
-}
-
-/// A successful `tools/call` response as rmcp writes it for a peer before 2026-07-28 (no
-/// `resultType`), with the structured content written once and carried twice: as it is, and
-/// escaped in the text block.
-fn tool_success(
-    id: RequestId,
-    json: &RawValue,
-    meta: Option<MetaObject>,
-) -> JsonRpcResponse<ToolSuccess<'_>> {
-    JsonRpcResponse {
-        jsonrpc: JsonRpcVersion2_0,
-        id,
-        result: ToolSuccess {
-            content: [TextBlock {
-                kind: "text",
-                text: json.get(),
-            }],
-            structured_content: json,
-            is_error: false,
-            meta,
-        },
-    }
-}
-
-/// rmcp's `CallToolResult`, for a success with one text block and structured content.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ToolSuccess<'a> {
-    content: [TextBlock<'a>; 1],
-    structured_content: &'a RawValue,
-    is_error: bool,
-    #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
-    meta: Option<MetaObject>,
-}
-
-/// rmcp's `ContentBlock::Text` with neither annotations nor `_meta`.
-#[derive(Serialize)]
-struct TextBlock<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    text: &'a str,
-}
-
-fn json_response(message: &impl Serialize) -> Response {
-    let mut body = Vec::with_capacity(RESPONSE_CAPACITY);
-    match serde_json::to_writer(&mut body, message) {
-        Ok(()) => ([(header::CONTENT_TYPE, "application/json")], Bytes::from(body)).into_response(),
+fn json_response(answer: serde_json::Result<Vec<u8>>) -> Response {
+    match answer {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], Bytes::from(body)).into_response(),
         Err(error) => {
             tracing::error!(error = %error, "could not serialize a JSON-RPC response");
             (
@@ -179,17 +98,13 @@ fn plain_protocol_version(headers: &HeaderMap) -> bool {
         return true;
     };
     values.next().is_none()
-        && ProtocolVersion::KNOWN_VERSIONS.iter().any(|known| {
-            known.as_str().as_bytes() == value.as_bytes()
-                && known.has_initialize()
-                && known.as_str() < ProtocolVersion::STANDARD_HEADERS.as_str()
-        })
+        && ProtocolVersion::KNOWN_VERSIONS
+            .iter()
+            .any(|known| known.as_str().as_bytes() == value.as_bytes() && legacy_lifecycle(known))
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
-
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -215,77 +130,6 @@ mod tests {
             let mut with_version = headers(&[JSON, BOTH]);
             with_version.insert(&PROTOCOL_VERSION_HEADER, version.parse().expect("version"));
             assert!(plain_headers(&with_version), "{version}");
-        }
-    }
-
-    /// What rmcp writes for `answer`, shaped as its handler shapes a result for an older peer.
-    fn rmcp_writes(answer: ToolAnswer, id: RequestId) -> String {
-        let mut result: ServerResult = CallToolResponse::from(answer.into_result().expect("a result")).into();
-        result.strip_result_type_for_legacy_peer();
-        result.strip_non_object_output_for_legacy_peer();
-        serde_json::to_string(&ServerJsonRpcMessage::response(result, id)).expect("serializes")
-    }
-
-    /// A spec type as the generator writes one: fields, then the rest of the object.
-    #[derive(Clone, Debug, Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Member {
-        id: String,
-        display_name: Option<String>,
-        score: f64,
-        #[serde(flatten)]
-        extra: serde_json::Map<String, Value>,
-    }
-
-    #[test]
-    fn a_success_is_written_byte_for_byte_as_rmcp_writes_it() {
-        let awkward = json!({
-            "nickName": "Zoë \"Z\" O'Brien\n<script>\u{2028}\t\\",
-            "emails": [{ "value": "z@example.com", "primary": true }],
-            "counts": [0, -1, 18446744073709551615_u64, 1.5, 1e-7, 2.0],
-            "nested": { "empty": {}, "none": null, "list": [] },
-        });
-        let member = Member {
-            id: "X4CL2RW6BJLMOQGYPHVYPN57QJ".into(),
-            display_name: None,
-            score: 2.0,
-            // As read from an upstream body: the rest never repeats a field's key.
-            extra: awkward.as_object().cloned().unwrap_or_default(),
-        };
-        let forms: [&dyn Fn() -> Structured; 3] = [
-            &|| Structured::Value(awkward.clone()),
-            &|| Structured::Typed(Box::new(member.clone())),
-            &|| Structured::Value(json!({ "status": 204 })),
-        ];
-        let mut rate_limited = MetaObject::default();
-        rate_limited.0.insert(
-            "com.op-scim-mcp/rateLimit".into(),
-            json!({ "remaining": 9, "limit": 10 }),
-        );
-        let ids = [RequestId::Number(7), RequestId::String("call-\"8\"".into())];
-        for (id, meta) in ids.into_iter().zip([None, Some(rate_limited)]) {
-            for form in forms {
-                let json = object_json(form()).expect("an object");
-                let ours = serde_json::to_string(&tool_success(id.clone(), &json, meta.clone()))
-                    .expect("serializes");
-                let answer = ToolAnswer::Success {
-                    structured: form(),
-                    meta: meta.clone(),
-                };
-                assert_eq!(ours, rmcp_writes(answer, id.clone()));
-            }
-        }
-    }
-
-    #[test]
-    fn structured_content_that_is_not_an_object_is_left_to_rmcp() {
-        for structured in [
-            Structured::Value(json!([1, 2])),
-            Structured::Value(json!("text")),
-            Structured::Typed(Box::new(json!(null))),
-            Structured::Typed(Box::new(vec![json!({})])),
-        ] {
-            assert!(object_json(structured).is_err());
         }
     }
 
