@@ -33,6 +33,8 @@ pub mod serve;
 pub mod server;
 pub mod spec;
 mod stdio;
+#[cfg(test)]
+mod test_server;
 pub mod tool;
 pub mod upstream;
 

@@ -39,8 +39,9 @@ pub async fn serve_stdio(server: McpServer, shutdown: CancellationToken) -> Resu
     // rather than a hand-off to the blocking pool for every read and write; other streams (a
     // terminal, a file) fall back to the blocking handles.
     let (read, write) = rmcp::transport::stdio_pipes();
+    let transport = crate::stdio::StdioTransport::new(read, write, server.clone());
     let running = server
-        .serve(crate::stdio::StdioTransport::new(read, write))
+        .serve(transport)
         .await
         .map_err(|error| ServeError::Stdio(error.to_string()))?;
     let cancel = running.cancellation_token();

@@ -1,63 +1,119 @@
-//! The stdio transport: rmcp's own, except that plain `tools/call` lines are read here.
+//! The stdio transport: rmcp's own, except that plain `tools/call` lines are read, and once the
+//! session is set up answered, here.
 //!
-//! A `tools/call` line in its plain form ([`crate::plain`]) is read here into the message rmcp
-//! would have built from it, which saves rmcp's untagged reading. Every other line (other
-//! methods, `_meta`, anything malformed, a line longer than [`MAX_SIEVED_LINE`]) reaches rmcp's
-//! transport byte for byte, so what happens to it is what rmcp does.
+//! A `tools/call` line in its plain form ([`crate::plain`]) never goes through rmcp's untagged
+//! reading. Until the server has sent its `initialize` result it is read here into the message
+//! rmcp would have built, and rmcp handles it. From then on, for a peer on a version before
+//! 2026-07-28 (for which rmcp would do nothing more than call the handler and shape the result),
+//! it is answered here: the call runs on a task of its own, as rmcp would run it, and its answer
+//! is written as rmcp writes it ([`crate::plain_answer`]), with the typed result written to JSON
+//! once. That spares each call rmcp's per-request task, channel hops and a second serialization.
+//! A `notifications/cancelled` for a call answered here stops it, as rmcp stops its own, and
+//! then reaches rmcp too. Every other line (other methods, `_meta`, anything malformed, a line
+//! longer than [`MAX_SIEVED_LINE`]) reaches rmcp byte for byte, so what happens to it is what
+//! rmcp does.
 //!
-//! Order is kept. rmcp's transport reads through a [`Sieve`], which takes a line from stdin
-//! only when rmcp has taken every byte before it; after a `tools/call` line it hands the message
-//! over and reports nothing read yet, so the message reaches the service before any later line
-//! is read.
+//! Order is kept. rmcp's transport reads through a [`Sieve`], which takes a line from stdin only
+//! when rmcp has taken every byte before it; after a `tools/call` line that rmcp is to handle it
+//! hands the message over and reports nothing read yet, so the message reaches the service
+//! before any later line is read. Every line written, rmcp's and ours, goes through one writer
+//! task, one whole line at a time.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
-use rmcp::model::{ClientJsonRpcMessage, ClientRequest, Request};
+use rmcp::model::{
+    CallToolRequestParams, ClientJsonRpcMessage, ClientRequest, ErrorData, JsonRpcResponse, Request,
+    RequestId, ServerJsonRpcMessage, ServerResult,
+};
 use rmcp::service::{RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::transport::async_rw::AsyncRwTransport;
-use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, BufReader, ReadBuf};
+use serde::Deserialize;
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf, Sink};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::plain::PlainCall;
+use crate::plain_answer::legacy_lifecycle;
+use crate::server::McpServer;
 
 /// Lines longer than this are not read here, only passed on: rmcp applies its own limit.
 const MAX_SIEVED_LINE: usize = 64 * 1024;
 
-/// rmcp's stdio transport over `read` and `write`, with `tools/call` lines read directly.
-pub struct StdioTransport<R: AsyncRead + Unpin, W: AsyncWrite> {
-    inner: AsyncRwTransport<RoleServer, Sieve<R>, W>,
-    /// Messages the sieve read itself; at most one is ever waiting.
+/// Lines waiting for stdout; beyond this, whoever writes waits (rmcp's service, answered calls).
+const QUEUED_LINES: usize = 64;
+
+/// How long calls still running when the session ends may take to answer before they are
+/// stopped: what rmcp gives its own, counted from the end of stdin, or from a shutdown.
+const DRAIN_AFTER_END_OF_INPUT: Duration = Duration::from_secs(5);
+const DRAIN_AFTER_SHUTDOWN: Duration = Duration::from_secs(2);
+
+/// rmcp's stdio transport over `read`, with plain `tools/call` lines read (and, once the session
+/// is set up, answered) here, and every line written through one writer task.
+pub struct StdioTransport<R: AsyncRead + Unpin> {
+    /// rmcp's transport, for reading only: it writes into a sink, since its `send` is ours.
+    inner: AsyncRwTransport<RoleServer, Sieve<R>, Sink>,
+    /// Messages the sieve read itself for rmcp; at most one is ever waiting.
     sieved: mpsc::UnboundedReceiver<RxJsonRpcMessage<RoleServer>>,
+    answering: Arc<Answering>,
+    writer: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-impl<R, W> StdioTransport<R, W>
+impl<R> StdioTransport<R>
 where
     R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send + 'static,
 {
-    pub fn new(read: R, write: W) -> Self {
+    /// Starts the writer task on the current tokio runtime.
+    pub fn new<W>(read: R, write: W, server: McpServer) -> Self
+    where
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let (sender, sieved) = mpsc::unbounded_channel();
+        let (lines, queued) = mpsc::channel(QUEUED_LINES);
+        let answering = Arc::new(Answering {
+            server,
+            ready: AtomicBool::new(false),
+            in_flight: Mutex::new(Vec::new()),
+            next_call: AtomicU64::new(0),
+            tasks: TaskTracker::new(),
+            input_ended: OnceLock::new(),
+            lines,
+            closing: CancellationToken::new(),
+        });
+        let writer = tokio::spawn(write_lines(write, queued, answering.closing.clone()));
         let sieve = Sieve {
             source: BufReader::new(read),
             line: Vec::new(),
             passing: None,
             passing_through: false,
             sieved: sender,
+            answering: answering.clone(),
         };
         Self {
-            inner: AsyncRwTransport::new_server(sieve, write),
+            inner: AsyncRwTransport::new_server(sieve, tokio::io::sink()),
             sieved,
+            answering,
+            writer: Some(writer),
         }
+    }
+
+    #[cfg(test)]
+    fn answering(&self) -> Arc<Answering> {
+        self.answering.clone()
     }
 }
 
-impl<R, W> Transport<RoleServer> for StdioTransport<R, W>
+impl<R> Transport<RoleServer> for StdioTransport<R>
 where
     R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
 {
     type Error = std::io::Error;
 
@@ -65,7 +121,26 @@ where
         &mut self,
         item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
-        self.inner.send(item)
+        // rmcp handles nothing more on a plain call once it has answered `initialize` for an
+        // older version; set before the next line can be read, which rmcp does only after this.
+        if let ServerJsonRpcMessage::Response(JsonRpcResponse {
+            result: ServerResult::InitializeResult(result),
+            ..
+        }) = &item
+            && legacy_lifecycle(&result.protocol_version)
+        {
+            self.answering.ready.store(true, Ordering::Release);
+        }
+        // The bytes rmcp's own codec writes: the message and a newline.
+        let line = serde_json::to_vec(&item).map(|mut line| {
+            line.push(b'\n');
+            line
+        });
+        let lines = self.answering.lines.clone();
+        async move {
+            let line = line.map_err(std::io::Error::other)?;
+            lines.send(line).await.map_err(|_| stdout_closed())
+        }
     }
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
@@ -78,7 +153,191 @@ where
     }
 
     async fn close(&mut self) -> Result<(), Self::Error> {
-        self.inner.close().await
+        self.answering.drain().await;
+        self.answering.closing.cancel();
+        let read = self.inner.close().await;
+        if let Some(writer) = self.writer.take() {
+            writer.await.map_err(std::io::Error::other)??;
+        }
+        read
+    }
+}
+
+fn stdout_closed() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stdout is closed")
+}
+
+/// Writes whole lines to `out` in the order they were queued, flushing whenever the queue is
+/// empty; once `closing` fires, writes what is queued and shuts `out` down.
+async fn write_lines<W: AsyncWrite + Unpin>(
+    mut out: W,
+    mut queued: mpsc::Receiver<Vec<u8>>,
+    closing: CancellationToken,
+) -> std::io::Result<()> {
+    loop {
+        let line = tokio::select! {
+            biased;
+            line = queued.recv() => line,
+            () = closing.cancelled() => queued.try_recv().ok(),
+        };
+        let Some(line) = line else {
+            break;
+        };
+        out.write_all(&line).await?;
+        if queued.is_empty() {
+            out.flush().await?;
+        }
+    }
+    out.flush().await?;
+    out.shutdown().await
+}
+
+/// What the sieve needs to answer plain calls itself.
+struct Answering {
+    server: McpServer,
+    /// Set once the server has sent an `initialize` result for a version before 2026-07-28.
+    ready: AtomicBool,
+    /// The calls running here: a sequence number, the request id, and what stops the call.
+    in_flight: Mutex<Vec<(u64, RequestId, CancellationToken)>>,
+    next_call: AtomicU64,
+    tasks: TaskTracker,
+    /// When stdin ended, if it has.
+    input_ended: OnceLock<Instant>,
+    lines: mpsc::Sender<Vec<u8>>,
+    closing: CancellationToken,
+}
+
+/// What became of a line the sieve read.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per line and matched at once; boxing would add an allocation to every call rmcp reads"
+)]
+enum Sieved {
+    /// A plain call, answered here.
+    Answered,
+    /// A plain call, read here for rmcp to handle.
+    Read(RxJsonRpcMessage<RoleServer>),
+    /// Anything else: rmcp reads it.
+    Passed,
+}
+
+impl Answering {
+    fn sieve(self: &Arc<Self>, line: &[u8]) -> Sieved {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // Most other lines are told apart before any parsing.
+        if contains(line, b"tools")
+            && let Some(request) = crate::plain::read(line)
+            && let PlainCall::Tool(params) = request.call
+        {
+            if self.ready.load(Ordering::Acquire) && !self.tasks.is_closed() {
+                self.answer(request.id, params);
+                return Sieved::Answered;
+            }
+            return Sieved::Read(ClientJsonRpcMessage::request(
+                ClientRequest::CallToolRequest(Request::new(params)),
+                request.id,
+            ));
+        }
+        if contains(line, b"cancelled") {
+            self.cancel(line);
+        }
+        Sieved::Passed
+    }
+
+    /// Runs the call on a task of its own and queues its answer, unless it is cancelled first.
+    fn answer(self: &Arc<Self>, id: RequestId, params: CallToolRequestParams) {
+        let call = self.next_call.fetch_add(1, Ordering::Relaxed);
+        let stop = CancellationToken::new();
+        if let Ok(mut in_flight) = self.in_flight.lock() {
+            in_flight.push((call, id.clone(), stop.clone()));
+        }
+        let this = Arc::clone(self);
+        self.tasks.spawn(async move {
+            let answer = tokio::select! {
+                biased;
+                () = stop.cancelled() => None,
+                answer = this.server.answer_for(params, None) => Some(answer),
+            };
+            if let Ok(mut in_flight) = this.in_flight.lock() {
+                in_flight.retain(|(running, ..)| *running != call);
+            }
+            let Some(answer) = answer else {
+                return;
+            };
+            let line = crate::plain_answer::tool_call(id.clone(), answer).or_else(|error| {
+                tracing::error!(error = %error, "could not write a tool call's answer");
+                let error =
+                    ErrorData::internal_error(format!("the answer could not be written: {error}"), None);
+                crate::plain_answer::tool_call(id, Err(error))
+            });
+            match line {
+                Ok(mut line) => {
+                    line.push(b'\n');
+                    // Fails only once stdout is gone, when there is no one left to answer.
+                    let _ = this.lines.send(line).await;
+                }
+                Err(error) => tracing::error!(error = %error, "could not write a tool call's error"),
+            }
+        });
+    }
+
+    /// Stops the call a `notifications/cancelled` line names, if that call runs here.
+    fn cancel(&self, line: &[u8]) {
+        #[derive(Deserialize)]
+        struct Notification {
+            method: String,
+            params: Option<Cancelled>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Cancelled {
+            request_id: RequestId,
+        }
+        let Ok(Notification {
+            method,
+            params: Some(Cancelled { request_id }),
+        }) = serde_json::from_slice(line)
+        else {
+            return;
+        };
+        if method != "notifications/cancelled" {
+            return;
+        }
+        if let Ok(in_flight) = self.in_flight.lock() {
+            for (_, id, stop) in in_flight.iter() {
+                if *id == request_id {
+                    stop.cancel();
+                }
+            }
+        }
+    }
+
+    /// Once the session is over: gives the calls still running here as long as rmcp gives its
+    /// own to answer, then stops the rest, as rmcp does.
+    async fn drain(&self) {
+        self.tasks.close();
+        let deadline = match self.input_ended.get() {
+            Some(ended) => *ended + DRAIN_AFTER_END_OF_INPUT,
+            None => Instant::now() + DRAIN_AFTER_SHUTDOWN,
+        };
+        if tokio::time::timeout_at(deadline, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            let stopped = self.in_flight.lock().map_or(0, |in_flight| {
+                in_flight.iter().for_each(|(.., stop)| stop.cancel());
+                in_flight.len()
+            });
+            tracing::warn!(stopped, "stopped tool calls still running when the session ended");
+            self.tasks.wait().await;
+        }
+        tracing::debug!(answered = self.taken(), "stdio session over");
+    }
+
+    /// How many calls were taken here rather than by rmcp.
+    fn taken(&self) -> u64 {
+        self.next_call.load(Ordering::Relaxed)
     }
 }
 
@@ -92,6 +351,7 @@ struct Sieve<R> {
     /// The rest of an over-long line goes to rmcp as it comes, up to its newline.
     passing_through: bool,
     sieved: mpsc::UnboundedSender<RxJsonRpcMessage<RoleServer>>,
+    answering: Arc<Answering>,
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Sieve<R> {
@@ -114,6 +374,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for Sieve<R> {
             }
             let available = ready!(Pin::new(&mut this.source).poll_fill_buf(cx))?;
             if available.is_empty() {
+                let _ = this.answering.input_ended.set(Instant::now());
                 if this.line.is_empty() {
                     return Poll::Ready(Ok(()));
                 }
@@ -142,36 +403,24 @@ impl<R: AsyncRead + Unpin> AsyncRead for Sieve<R> {
             };
             this.line.extend_from_slice(&available[..=at]);
             Pin::new(&mut this.source).consume(at + 1);
-            if let Some(message) = plain_tool_call(&this.line)
-                && this.sieved.send(message).is_ok()
-            {
-                this.line.clear();
-                // Nothing for rmcp yet: the service takes the message first, then reads on.
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
+            match this.answering.sieve(&this.line) {
+                Sieved::Answered => {
+                    this.line.clear();
+                    continue;
+                }
+                Sieved::Read(message) => {
+                    if this.sieved.send(message).is_ok() {
+                        this.line.clear();
+                        // Nothing for rmcp yet: the service takes the message first, then reads on.
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                }
+                Sieved::Passed => {}
             }
             this.passing = Some(0);
         }
     }
-}
-
-/// The message rmcp would read from `line`, when `line` is a plain `tools/call`; `None` for
-/// anything else, which rmcp then reads itself.
-fn plain_tool_call(line: &[u8]) -> Option<RxJsonRpcMessage<RoleServer>> {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    // Most other lines are told apart before any parsing.
-    if !contains(line, b"tools") {
-        return None;
-    }
-    let request = crate::plain::read(line)?;
-    let PlainCall::Tool(params) = request.call else {
-        return None;
-    };
-    Some(ClientJsonRpcMessage::request(
-        ClientRequest::CallToolRequest(Request::new(params)),
-        request.id,
-    ))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -180,12 +429,27 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use rmcp::ServiceExt;
+    use serde_json::{Value, json};
+    use tokio::io::{AsyncBufReadExt, DuplexStream, Lines};
+
     use super::*;
 
-    #[test]
-    fn a_plain_tool_call_is_read_as_rmcp_reads_it() {
+    fn transport(read: DuplexStream, write: DuplexStream) -> StdioTransport<DuplexStream> {
+        StdioTransport::new(read, write, crate::test_server::server())
+    }
+
+    #[tokio::test]
+    async fn a_plain_tool_call_is_read_as_rmcp_reads_it() {
+        let (_client, server_in) = tokio::io::duplex(64);
+        let (server_out, _client_out) = tokio::io::duplex(64);
+        let answering = transport(server_in, server_out).answering();
         for line in crate::plain::PLAIN_TOOL_CALLS {
-            let ours = plain_tool_call(line.as_bytes()).expect("read here");
+            let Sieved::Read(ours) = answering.sieve(line.as_bytes()) else {
+                panic!("{line} is read here");
+            };
             let theirs = crate::plain::rmcp_reads(line);
             assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{line}");
             assert_eq!(
@@ -196,18 +460,26 @@ mod tests {
         }
     }
 
-    #[test]
-    fn anything_else_is_left_to_rmcp() {
+    #[tokio::test]
+    async fn anything_else_is_left_to_rmcp() {
+        let (_client, server_in) = tokio::io::duplex(64);
+        let (server_out, _client_out) = tokio::io::duplex(64);
+        let answering = transport(server_in, server_out).answering();
         // What `crate::plain` reads but this transport leaves to rmcp, and what it does not read.
         for line in [
             r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":{"progressToken":1}}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#,
             "not json",
             "",
         ] {
-            assert!(plain_tool_call(line.as_bytes()).is_none(), "{line}");
+            assert!(
+                matches!(answering.sieve(line.as_bytes()), Sieved::Passed),
+                "{line}"
+            );
         }
+        assert_eq!(answering.taken(), 0);
     }
 
     fn id_and_method(message: &RxJsonRpcMessage<RoleServer>) -> (String, String) {
@@ -231,9 +503,8 @@ mod tests {
         ];
         let (mut client, server_in) = tokio::io::duplex(64);
         let (server_out, _client_out) = tokio::io::duplex(4096);
-        let mut transport = StdioTransport::new(server_in, server_out);
+        let mut transport = transport(server_in, server_out);
         let writer = tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
             // Small writes, so lines arrive split across reads.
             for line in lines {
                 for chunk in format!("{line}\n").as_bytes().chunks(5) {
@@ -272,10 +543,9 @@ mod tests {
         let short = r#"{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"m"}}"#;
         let (mut client, server_in) = tokio::io::duplex(8192);
         let (server_out, _client_out) = tokio::io::duplex(4096);
-        let mut transport = StdioTransport::new(server_in, server_out);
+        let mut transport = transport(server_in, server_out);
         let input = format!("{long}\n{short}\n");
         let writer = tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
             client.write_all(input.as_bytes()).await.expect("writes");
         });
         let first = transport.receive().await.expect("the long call");
@@ -288,5 +558,180 @@ mod tests {
             Some(padding.len())
         );
         assert_eq!(id_and_method(&second), ("10".to_owned(), "tools/call".to_owned()));
+    }
+
+    /// A client's end of a whole session with the test server over this transport.
+    struct Session {
+        input: DuplexStream,
+        output: Lines<BufReader<DuplexStream>>,
+        answering: Arc<Answering>,
+        served: JoinHandle<()>,
+    }
+
+    impl Session {
+        fn start() -> Self {
+            let (input, server_in) = tokio::io::duplex(64 * 1024);
+            let (server_out, output) = tokio::io::duplex(64 * 1024);
+            let server = crate::test_server::server();
+            let transport = StdioTransport::new(server_in, server_out, server.clone());
+            let answering = transport.answering();
+            let served = tokio::spawn(async move {
+                if let Ok(running) = server.serve(transport).await {
+                    let _ = running.waiting().await;
+                }
+            });
+            Self {
+                input,
+                output: BufReader::new(output).lines(),
+                answering,
+                served,
+            }
+        }
+
+        async fn send(&mut self, message: &str) {
+            self.input
+                .write_all(format!("{message}\n").as_bytes())
+                .await
+                .expect("writes");
+        }
+
+        /// The next line the server writes, as it was written.
+        async fn line(&mut self) -> String {
+            tokio::time::timeout(Duration::from_secs(5), self.output.next_line())
+                .await
+                .expect("an answer in time")
+                .expect("reads")
+                .expect("a line")
+        }
+
+        async fn initialize(&mut self, version: &str) {
+            self.send(
+                &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                    "protocolVersion": version,
+                    "capabilities": {},
+                    "clientInfo": {"name": "test", "version": "0"},
+                }})
+                .to_string(),
+            )
+            .await;
+            let answer: Value = serde_json::from_str(&self.line().await).expect("JSON");
+            assert_eq!(answer["result"]["protocolVersion"], version, "{answer}");
+            self.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+                .await;
+        }
+
+        /// Closes stdin; every line the server writes from here to the end.
+        async fn finish(mut self) -> Vec<String> {
+            self.input.shutdown().await.expect("closes");
+            drop(self.input);
+            let mut rest = Vec::new();
+            while let Ok(Ok(Some(line))) =
+                tokio::time::timeout(Duration::from_secs(5), self.output.next_line()).await
+            {
+                rest.push(line);
+            }
+            self.served.await.expect("the session ends");
+            rest
+        }
+    }
+
+    /// `request` with `"_meta": {}` among its params: no longer plain, so rmcp answers it.
+    fn for_rmcp(request: &Value) -> String {
+        let mut request = request.clone();
+        request["params"]["_meta"] = json!({});
+        request.to_string()
+    }
+
+    #[tokio::test]
+    async fn once_initialized_plain_calls_are_answered_here_as_rmcp_answers_them() {
+        let mut session = Session::start();
+        session.initialize("2025-06-18").await;
+        let requests = [
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                   "params": {"name": "echo", "arguments": {"text": "Zoë \"Z\"\n\u{2028}", "n": [1, 2.5, null]}}}),
+            json!({"jsonrpc": "2.0", "id": "two", "method": "tools/call", "params": {"name": "echo"}}),
+            json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "no_such_tool", "arguments": {}}}),
+        ];
+        for request in &requests {
+            session.send(&request.to_string()).await;
+            let ours = session.line().await;
+            session.send(&for_rmcp(request)).await;
+            let theirs = session.line().await;
+            assert_eq!(ours, theirs, "{request}");
+        }
+        assert_eq!(session.answering.taken(), 3);
+        assert!(session.finish().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn before_initialize_rmcp_answers_everything() {
+        let mut session = Session::start();
+        session
+            .send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#)
+            .await;
+        let answer: Value = serde_json::from_str(&session.line().await).expect("JSON");
+        // rmcp's answer to a request that neither initializes nor carries 2026-07-28 metadata.
+        assert_eq!(answer["id"], 1);
+        assert!(answer["error"].is_object(), "{answer}");
+        assert_eq!(session.answering.taken(), 0);
+        session.initialize("2025-06-18").await;
+        session
+            .send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo"}}"#)
+            .await;
+        let answer: Value = serde_json::from_str(&session.line().await).expect("JSON");
+        assert_eq!(answer["result"]["structuredContent"], json!({}), "{answer}");
+        assert_eq!(session.answering.taken(), 1);
+        session.finish().await;
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_call_is_not_answered_and_the_session_goes_on() {
+        let mut session = Session::start();
+        session.initialize("2025-11-25").await;
+        session
+            .send(r#"{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"wait","arguments":{"ms":300}}}"#)
+            .await;
+        session
+            .send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow","reason":"no longer needed"}}"#)
+            .await;
+        session
+            .send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"wait","arguments":{"ms":600}}}"#)
+            .await;
+        // Answered after the cancelled call would have been.
+        let answer: Value = serde_json::from_str(&session.line().await).expect("JSON");
+        assert_eq!(answer["id"], 2, "{answer}");
+        assert_eq!(session.answering.taken(), 2);
+        assert!(session.finish().await.is_empty());
+    }
+
+    /// As rmcp does with its own: a call still running when stdin ends may answer for a while,
+    /// and is then stopped. On tokio's paused clock, so the minute-long call costs no time.
+    #[tokio::test(start_paused = true)]
+    async fn calls_still_running_when_stdin_ends_answer_for_a_while_then_stop() {
+        let mut session = Session::start();
+        session.initialize("2025-06-18").await;
+        session
+            .send(r#"{"jsonrpc":"2.0","id":"minute","method":"tools/call","params":{"name":"wait","arguments":{"ms":60000}}}"#)
+            .await;
+        session
+            .send(r#"{"jsonrpc":"2.0","id":"second","method":"tools/call","params":{"name":"wait","arguments":{"ms":1000}}}"#)
+            .await;
+        session
+            .send(r#"{"jsonrpc":"2.0","id":"now","method":"tools/call","params":{"name":"echo"}}"#)
+            .await;
+        let answer: Value = serde_json::from_str(&session.line().await).expect("JSON");
+        assert_eq!(answer["id"], "now", "{answer}");
+        let started = Instant::now();
+        let rest = session.finish().await;
+        let ids: Vec<Value> = rest
+            .iter()
+            .map(|line| serde_json::from_str::<Value>(line).expect("JSON")["id"].clone())
+            .collect();
+        assert_eq!(ids, [json!("second")]);
+        let ended = started.elapsed();
+        assert!(
+            ended >= DRAIN_AFTER_END_OF_INPUT && ended < Duration::from_secs(60),
+            "{ended:?}"
+        );
     }
 }
