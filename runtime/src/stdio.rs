@@ -595,6 +595,18 @@ mod tests {
                 .expect("writes");
         }
 
+        /// Sends a plain `tools/call` of `tool` with `arguments`.
+        async fn call(&mut self, id: Value, tool: &str, arguments: Value) {
+            let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                              "params": {"name": tool, "arguments": arguments}});
+            self.send(&call.to_string()).await;
+        }
+
+        /// The next message the server writes.
+        async fn answer(&mut self) -> Value {
+            serde_json::from_str(&self.line().await).expect("JSON")
+        }
+
         /// The next line the server writes, as it was written.
         async fn line(&mut self) -> String {
             tokio::time::timeout(Duration::from_secs(5), self.output.next_line())
@@ -614,7 +626,7 @@ mod tests {
                 .to_string(),
             )
             .await;
-            let answer: Value = serde_json::from_str(&self.line().await).expect("JSON");
+            let answer = self.answer().await;
             assert_eq!(answer["result"]["protocolVersion"], version, "{answer}");
             self.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
                 .await;
@@ -669,16 +681,14 @@ mod tests {
         session
             .send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#)
             .await;
-        let answer: Value = serde_json::from_str(&session.line().await).expect("JSON");
+        let answer = session.answer().await;
         // rmcp's answer to a request that neither initializes nor carries 2026-07-28 metadata.
         assert_eq!(answer["id"], 1);
         assert!(answer["error"].is_object(), "{answer}");
         assert_eq!(session.answering.taken(), 0);
         session.initialize("2025-06-18").await;
-        session
-            .send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo"}}"#)
-            .await;
-        let answer: Value = serde_json::from_str(&session.line().await).expect("JSON");
+        session.call(json!(2), "echo", json!({})).await;
+        let answer = session.answer().await;
         assert_eq!(answer["result"]["structuredContent"], json!({}), "{answer}");
         assert_eq!(session.answering.taken(), 1);
         session.finish().await;
@@ -688,17 +698,13 @@ mod tests {
     async fn a_cancelled_call_is_not_answered_and_the_session_goes_on() {
         let mut session = Session::start();
         session.initialize("2025-11-25").await;
-        session
-            .send(r#"{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"wait","arguments":{"ms":300}}}"#)
-            .await;
+        session.call(json!("slow"), "wait", json!({"ms": 300})).await;
         session
             .send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow","reason":"no longer needed"}}"#)
             .await;
-        session
-            .send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"wait","arguments":{"ms":600}}}"#)
-            .await;
+        session.call(json!(2), "wait", json!({"ms": 600})).await;
         // Answered after the cancelled call would have been.
-        let answer: Value = serde_json::from_str(&session.line().await).expect("JSON");
+        let answer = session.answer().await;
         assert_eq!(answer["id"], 2, "{answer}");
         assert_eq!(session.answering.taken(), 2);
         assert!(session.finish().await.is_empty());
@@ -710,16 +716,10 @@ mod tests {
     async fn calls_still_running_when_stdin_ends_answer_for_a_while_then_stop() {
         let mut session = Session::start();
         session.initialize("2025-06-18").await;
-        session
-            .send(r#"{"jsonrpc":"2.0","id":"minute","method":"tools/call","params":{"name":"wait","arguments":{"ms":60000}}}"#)
-            .await;
-        session
-            .send(r#"{"jsonrpc":"2.0","id":"second","method":"tools/call","params":{"name":"wait","arguments":{"ms":1000}}}"#)
-            .await;
-        session
-            .send(r#"{"jsonrpc":"2.0","id":"now","method":"tools/call","params":{"name":"echo"}}"#)
-            .await;
-        let answer: Value = serde_json::from_str(&session.line().await).expect("JSON");
+        session.call(json!("minute"), "wait", json!({"ms": 60_000})).await;
+        session.call(json!("second"), "wait", json!({"ms": 1000})).await;
+        session.call(json!("now"), "echo", json!({})).await;
+        let answer = session.answer().await;
         assert_eq!(answer["id"], "now", "{answer}");
         let started = Instant::now();
         let rest = session.finish().await;
