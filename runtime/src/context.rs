@@ -105,8 +105,8 @@ pub enum Structured {
     /// Built here: a list's page, a 204's status.
     Value(Value),
     /// The upstream's answer in the spec's type, not yet written out, because its two readers
-    /// need different forms: a plain HTTP answer writes it once as JSON text and carries that
-    /// twice, rmcp's result type takes a [`Value`] and text.
+    /// need different forms: a plain request's answer writes it once as JSON text and carries
+    /// that twice (`crate::plain_answer`), rmcp's result type takes a [`Value`] and text.
     Typed(Box<dyn TypedOutput>),
 }
 

@@ -484,9 +484,9 @@ pub fn tool_definition_json(spec: &'static ToolSpec, name: &'static str) -> Resu
     })
 }
 
-/// What a tool call answers, before it takes rmcp's result type: a plain HTTP answer writes a
-/// success's structured content once and carries it twice ([`crate::plain_http`]), where rmcp's
-/// type needs it as a [`Value`] and again as text.
+/// What a tool call answers, before it takes rmcp's result type: the answer to a plain request
+/// writes a success's structured content once and carries it twice ([`crate::plain_answer`]),
+/// where rmcp's type needs it as a [`Value`] and again as text.
 #[derive(Debug)]
 pub(crate) enum ToolAnswer {
     Success {

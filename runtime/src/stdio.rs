@@ -9,7 +9,8 @@
 //! is written as rmcp writes it ([`crate::plain_answer`]), with the typed result written to JSON
 //! once. That spares each call rmcp's per-request task, channel hops and a second serialization.
 //! A `notifications/cancelled` for a call answered here stops it, as rmcp stops its own, and
-//! then reaches rmcp too. Every other line (other methods, `_meta`, anything malformed, a line
+//! then reaches rmcp too; calls still running when stdin ends may answer for as long as rmcp
+//! lets its own ([`DRAIN_AFTER_END_OF_INPUT`]), and are then stopped. Every other line (other methods, `_meta`, anything malformed, a line
 //! longer than [`MAX_SIEVED_LINE`]) reaches rmcp byte for byte, so what happens to it is what
 //! rmcp does.
 //!
