@@ -33,6 +33,7 @@ pub mod serve;
 pub mod server;
 pub mod spec;
 mod stdio;
+mod stdio_calls;
 #[cfg(test)]
 mod test_server;
 pub mod tool;

@@ -1,18 +1,11 @@
 //! The stdio transport: rmcp's own, except that plain `tools/call` lines are read, and once the
-//! session is set up answered, here.
+//! session is set up answered, beside it ([`crate::stdio_calls`]).
 //!
 //! A `tools/call` line in its plain form ([`crate::plain`]) never goes through rmcp's untagged
-//! reading. Until the server has sent its `initialize` result it is read here into the message
-//! rmcp would have built, and rmcp handles it. From then on, for a peer on a version before
-//! 2026-07-28 (for which rmcp would do nothing more than call the handler and shape the result),
-//! it is answered here: the call runs on a task of its own, as rmcp would run it, and its answer
-//! is written as rmcp writes it ([`crate::plain_answer`]), with the typed result written to JSON
-//! once. That spares each call rmcp's per-request task, channel hops and a second serialization.
-//! A `notifications/cancelled` for a call answered here stops it, as rmcp stops its own, and
-//! then reaches rmcp too; calls still running when stdin ends may answer for as long as rmcp
-//! lets its own ([`DRAIN_AFTER_END_OF_INPUT`]), and are then stopped. Every other line (other methods, `_meta`, anything malformed, a line
-//! longer than [`MAX_SIEVED_LINE`]) reaches rmcp byte for byte, so what happens to it is what
-//! rmcp does.
+//! reading: it is either answered beside rmcp or read into the message rmcp would have built. A
+//! `notifications/cancelled` line is looked at for the calls answered here, and then reaches
+//! rmcp too. Every other line (other methods, `_meta`, anything malformed, a line longer than
+//! [`MAX_SIEVED_LINE`]) reaches rmcp byte for byte, so what happens to it is what rmcp does.
 //!
 //! Order is kept. rmcp's transport reads through a [`Sieve`], which takes a line from stdin only
 //! when rmcp has taken every byte before it; after a `tools/call` line that rmcp is to handle it
@@ -22,40 +15,26 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
-use rmcp::model::{
-    CallToolRequestParams, ClientJsonRpcMessage, ClientRequest, ErrorData, JsonRpcResponse, Request,
-    RequestId, ServerJsonRpcMessage, ServerResult,
-};
+use rmcp::model::{JsonRpcResponse, ServerJsonRpcMessage, ServerResult};
 use rmcp::service::{RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::transport::async_rw::AsyncRwTransport;
-use serde::Deserialize;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf, Sink};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use crate::plain::PlainCall;
-use crate::plain_answer::legacy_lifecycle;
 use crate::server::McpServer;
+use crate::stdio_calls::{Answering, Sieved};
 
 /// Lines longer than this are not read here, only passed on: rmcp applies its own limit.
 const MAX_SIEVED_LINE: usize = 64 * 1024;
 
 /// Lines waiting for stdout; beyond this, whoever writes waits (rmcp's service, answered calls).
 const QUEUED_LINES: usize = 64;
-
-/// How long calls still running when the session ends may take to answer before they are
-/// stopped: what rmcp gives its own, counted from the end of stdin, or from a shutdown.
-const DRAIN_AFTER_END_OF_INPUT: Duration = Duration::from_secs(5);
-const DRAIN_AFTER_SHUTDOWN: Duration = Duration::from_secs(2);
 
 /// rmcp's stdio transport over `read`, with plain `tools/call` lines read (and, once the session
 /// is set up, answered) here, and every line written through one writer task.
@@ -65,6 +44,10 @@ pub struct StdioTransport<R: AsyncRead + Unpin> {
     /// Messages the sieve read itself for rmcp; at most one is ever waiting.
     sieved: mpsc::UnboundedReceiver<RxJsonRpcMessage<RoleServer>>,
     answering: Arc<Answering>,
+    /// A clone of the writer's queue, for rmcp's lines.
+    lines: mpsc::Sender<Vec<u8>>,
+    /// Tells the writer to write what is queued and stop.
+    closing: CancellationToken,
     writer: Option<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -79,17 +62,9 @@ where
     {
         let (sender, sieved) = mpsc::unbounded_channel();
         let (lines, queued) = mpsc::channel(QUEUED_LINES);
-        let answering = Arc::new(Answering {
-            server,
-            ready: AtomicBool::new(false),
-            in_flight: Mutex::new(Vec::new()),
-            next_call: AtomicU64::new(0),
-            tasks: TaskTracker::new(),
-            input_ended: OnceLock::new(),
-            lines,
-            closing: CancellationToken::new(),
-        });
-        let writer = tokio::spawn(write_lines(write, queued, answering.closing.clone()));
+        let answering = Arc::new(Answering::new(server, lines.clone()));
+        let closing = CancellationToken::new();
+        let writer = tokio::spawn(write_lines(write, queued, closing.clone()));
         let sieve = Sieve {
             source: BufReader::new(read),
             line: Vec::new(),
@@ -102,6 +77,8 @@ where
             inner: AsyncRwTransport::new_server(sieve, tokio::io::sink()),
             sieved,
             answering,
+            lines,
+            closing,
             writer: Some(writer),
         }
     }
@@ -122,22 +99,20 @@ where
         &mut self,
         item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
-        // rmcp handles nothing more on a plain call once it has answered `initialize` for an
-        // older version; set before the next line can be read, which rmcp does only after this.
+        // Noted before the next line can be read, which rmcp does only after this.
         if let ServerJsonRpcMessage::Response(JsonRpcResponse {
             result: ServerResult::InitializeResult(result),
             ..
         }) = &item
-            && legacy_lifecycle(&result.protocol_version)
         {
-            self.answering.ready.store(true, Ordering::Release);
+            self.answering.initialized(&result.protocol_version);
         }
         // The bytes rmcp's own codec writes: the message and a newline.
         let line = serde_json::to_vec(&item).map(|mut line| {
             line.push(b'\n');
             line
         });
-        let lines = self.answering.lines.clone();
+        let lines = self.lines.clone();
         async move {
             let line = line.map_err(std::io::Error::other)?;
             lines.send(line).await.map_err(|_| stdout_closed())
@@ -155,7 +130,7 @@ where
 
     async fn close(&mut self) -> Result<(), Self::Error> {
         self.answering.drain().await;
-        self.answering.closing.cancel();
+        self.closing.cancel();
         let read = self.inner.close().await;
         if let Some(writer) = self.writer.take() {
             writer.await.map_err(std::io::Error::other)??;
@@ -193,155 +168,6 @@ async fn write_lines<W: AsyncWrite + Unpin>(
     out.shutdown().await
 }
 
-/// What the sieve needs to answer plain calls itself.
-struct Answering {
-    server: McpServer,
-    /// Set once the server has sent an `initialize` result for a version before 2026-07-28.
-    ready: AtomicBool,
-    /// The calls running here: a sequence number, the request id, and what stops the call.
-    in_flight: Mutex<Vec<(u64, RequestId, CancellationToken)>>,
-    next_call: AtomicU64,
-    tasks: TaskTracker,
-    /// When stdin ended, if it has.
-    input_ended: OnceLock<Instant>,
-    lines: mpsc::Sender<Vec<u8>>,
-    closing: CancellationToken,
-}
-
-/// What became of a line the sieve read.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "returned once per line and matched at once; boxing would add an allocation to every call rmcp reads"
-)]
-enum Sieved {
-    /// A plain call, answered here.
-    Answered,
-    /// A plain call, read here for rmcp to handle.
-    Read(RxJsonRpcMessage<RoleServer>),
-    /// Anything else: rmcp reads it.
-    Passed,
-}
-
-impl Answering {
-    fn sieve(self: &Arc<Self>, line: &[u8]) -> Sieved {
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        // Most other lines are told apart before any parsing.
-        if contains(line, b"tools")
-            && let Some(request) = crate::plain::read(line)
-            && let PlainCall::Tool(params) = request.call
-        {
-            if self.ready.load(Ordering::Acquire) && !self.tasks.is_closed() {
-                self.answer(request.id, params);
-                return Sieved::Answered;
-            }
-            return Sieved::Read(ClientJsonRpcMessage::request(
-                ClientRequest::CallToolRequest(Request::new(params)),
-                request.id,
-            ));
-        }
-        if contains(line, b"cancelled") {
-            self.cancel(line);
-        }
-        Sieved::Passed
-    }
-
-    /// Runs the call on a task of its own and queues its answer, unless it is cancelled first.
-    fn answer(self: &Arc<Self>, id: RequestId, params: CallToolRequestParams) {
-        let call = self.next_call.fetch_add(1, Ordering::Relaxed);
-        let stop = CancellationToken::new();
-        if let Ok(mut in_flight) = self.in_flight.lock() {
-            in_flight.push((call, id.clone(), stop.clone()));
-        }
-        let this = Arc::clone(self);
-        self.tasks.spawn(async move {
-            let answer = tokio::select! {
-                biased;
-                () = stop.cancelled() => None,
-                answer = this.server.answer_for(params, None) => Some(answer),
-            };
-            if let Ok(mut in_flight) = this.in_flight.lock() {
-                in_flight.retain(|(running, ..)| *running != call);
-            }
-            let Some(answer) = answer else {
-                return;
-            };
-            let line = crate::plain_answer::tool_call(id.clone(), answer).or_else(|error| {
-                tracing::error!(error = %error, "could not write a tool call's answer");
-                let error =
-                    ErrorData::internal_error(format!("the answer could not be written: {error}"), None);
-                crate::plain_answer::tool_call(id, Err(error))
-            });
-            match line {
-                Ok(mut line) => {
-                    line.push(b'\n');
-                    // Fails only once stdout is gone, when there is no one left to answer.
-                    let _ = this.lines.send(line).await;
-                }
-                Err(error) => tracing::error!(error = %error, "could not write a tool call's error"),
-            }
-        });
-    }
-
-    /// Stops the call a `notifications/cancelled` line names, if that call runs here.
-    fn cancel(&self, line: &[u8]) {
-        #[derive(Deserialize)]
-        struct Notification {
-            method: String,
-            params: Option<Cancelled>,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Cancelled {
-            request_id: RequestId,
-        }
-        let Ok(Notification {
-            method,
-            params: Some(Cancelled { request_id }),
-        }) = serde_json::from_slice(line)
-        else {
-            return;
-        };
-        if method != "notifications/cancelled" {
-            return;
-        }
-        if let Ok(in_flight) = self.in_flight.lock() {
-            for (_, id, stop) in in_flight.iter() {
-                if *id == request_id {
-                    stop.cancel();
-                }
-            }
-        }
-    }
-
-    /// Once the session is over: gives the calls still running here as long as rmcp gives its
-    /// own to answer, then stops the rest, as rmcp does.
-    async fn drain(&self) {
-        self.tasks.close();
-        let deadline = match self.input_ended.get() {
-            Some(ended) => *ended + DRAIN_AFTER_END_OF_INPUT,
-            None => Instant::now() + DRAIN_AFTER_SHUTDOWN,
-        };
-        if tokio::time::timeout_at(deadline, self.tasks.wait())
-            .await
-            .is_err()
-        {
-            let stopped = self.in_flight.lock().map_or(0, |in_flight| {
-                in_flight.iter().for_each(|(.., stop)| stop.cancel());
-                in_flight.len()
-            });
-            tracing::warn!(stopped, "stopped tool calls still running when the session ended");
-            self.tasks.wait().await;
-        }
-        tracing::debug!(answered = self.taken(), "stdio session over");
-    }
-
-    /// How many calls were taken here rather than by rmcp.
-    fn taken(&self) -> u64 {
-        self.next_call.load(Ordering::Relaxed)
-    }
-}
-
 /// stdin as rmcp's transport reads it, less the lines read here.
 struct Sieve<R> {
     source: BufReader<R>,
@@ -375,7 +201,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for Sieve<R> {
             }
             let available = ready!(Pin::new(&mut this.source).poll_fill_buf(cx))?;
             if available.is_empty() {
-                let _ = this.answering.input_ended.set(Instant::now());
+                this.answering.input_ended();
                 if this.line.is_empty() {
                     return Poll::Ready(Ok(()));
                 }
@@ -424,10 +250,6 @@ impl<R: AsyncRead + Unpin> AsyncRead for Sieve<R> {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -435,8 +257,10 @@ mod tests {
     use rmcp::ServiceExt;
     use serde_json::{Value, json};
     use tokio::io::{AsyncBufReadExt, DuplexStream, Lines};
+    use tokio::time::Instant;
 
     use super::*;
+    use crate::stdio_calls::DRAIN_AFTER_END_OF_INPUT;
 
     fn transport(read: DuplexStream, write: DuplexStream) -> StdioTransport<DuplexStream> {
         StdioTransport::new(read, write, crate::test_server::server())
