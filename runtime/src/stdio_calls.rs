@@ -143,8 +143,14 @@ impl Answering {
             match line {
                 Ok(mut line) => {
                     line.push(b'\n');
-                    // Fails only once stdout is gone, when there is no one left to answer.
-                    let _ = this.lines.send(line).await;
+                    // Waits while the queue is full (a client that does not read), but not past
+                    // the call being stopped; fails only once stdout is gone, when there is no
+                    // one left to answer.
+                    tokio::select! {
+                        biased;
+                        () = stop.cancelled() => {}
+                        _ = this.lines.send(line) => {}
+                    }
                 }
                 Err(error) => tracing::error!(error = %error, "could not write a tool call's error"),
             }
