@@ -395,8 +395,13 @@ mod tests {
 
     impl Session {
         fn start() -> Self {
+            Self::start_with_output(64 * 1024)
+        }
+
+        /// With room for only `bytes` of the server's output until the client reads it.
+        fn start_with_output(bytes: usize) -> Self {
             let (input, server_in) = tokio::io::duplex(64 * 1024);
-            let (server_out, output) = tokio::io::duplex(64 * 1024);
+            let (server_out, output) = tokio::io::duplex(bytes);
             let server = crate::test_server::server();
             let transport = StdioTransport::new(server_in, server_out, server.clone());
             let answering = transport.answering();
@@ -457,9 +462,13 @@ mod tests {
                 .await;
         }
 
+        async fn end_input(&mut self) {
+            self.input.shutdown().await.expect("closes");
+        }
+
         /// Closes stdin; every line the server writes from here to the end.
         async fn finish(mut self) -> Vec<String> {
-            self.input.shutdown().await.expect("closes");
+            self.end_input().await;
             drop(self.input);
             let mut rest = Vec::new();
             while let Ok(Ok(Some(line))) =
@@ -498,6 +507,24 @@ mod tests {
         }
         assert_eq!(session.answering.taken(), 3);
         assert!(session.finish().await.is_empty());
+    }
+
+    /// A client that stopped reading: answers wait for room, but not past the end of the drain.
+    #[tokio::test(start_paused = true)]
+    async fn calls_stopped_when_the_session_ends_do_not_wait_for_room_to_answer() {
+        let mut session = Session::start_with_output(1024);
+        session.initialize("2025-06-18").await;
+        // Far more answers than the pipe and the writer's queue hold, none read yet.
+        let calls = 200;
+        for id in 0..calls {
+            session
+                .call(json!(id), "echo", json!({"pad": "x".repeat(200)}))
+                .await;
+        }
+        session.end_input().await;
+        tokio::time::sleep(DRAIN_AFTER_END_OF_INPUT * 6).await;
+        let answered = session.finish().await.len();
+        assert!(answered > 0 && answered < calls, "{answered} of {calls}");
     }
 
     #[tokio::test]

@@ -123,36 +123,37 @@ impl Answering {
         }
         let this = Arc::clone(self);
         self.tasks.spawn(async move {
-            let answer = tokio::select! {
-                biased;
-                () = stop.cancelled() => None,
-                answer = this.server.answer_for(params, None) => Some(answer),
+            let answered = async {
+                let answer = tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return,
+                    answer = this.server.answer_for(params, None) => answer,
+                };
+                let line = crate::plain_answer::tool_call(id.clone(), answer).or_else(|error| {
+                    tracing::error!(error = %error, "could not write a tool call's answer");
+                    let error =
+                        ErrorData::internal_error(format!("the answer could not be written: {error}"), None);
+                    crate::plain_answer::tool_call(id, Err(error))
+                });
+                match line {
+                    Ok(mut line) => {
+                        line.push(b'\n');
+                        // Waits while the queue is full (a client that does not read), but not
+                        // past the call being stopped; fails only once stdout is gone, when
+                        // there is no one left to answer.
+                        tokio::select! {
+                            biased;
+                            () = stop.cancelled() => {}
+                            _ = this.lines.send(line) => {}
+                        }
+                    }
+                    Err(error) => tracing::error!(error = %error, "could not write a tool call's error"),
+                }
             };
+            answered.await;
+            // Only now: until its answer is queued, the call can still be stopped.
             if let Ok(mut in_flight) = this.in_flight.lock() {
                 in_flight.retain(|(running, ..)| *running != call);
-            }
-            let Some(answer) = answer else {
-                return;
-            };
-            let line = crate::plain_answer::tool_call(id.clone(), answer).or_else(|error| {
-                tracing::error!(error = %error, "could not write a tool call's answer");
-                let error =
-                    ErrorData::internal_error(format!("the answer could not be written: {error}"), None);
-                crate::plain_answer::tool_call(id, Err(error))
-            });
-            match line {
-                Ok(mut line) => {
-                    line.push(b'\n');
-                    // Waits while the queue is full (a client that does not read), but not past
-                    // the call being stopped; fails only once stdout is gone, when there is no
-                    // one left to answer.
-                    tokio::select! {
-                        biased;
-                        () = stop.cancelled() => {}
-                        _ = this.lines.send(line) => {}
-                    }
-                }
-                Err(error) => tracing::error!(error = %error, "could not write a tool call's error"),
             }
         });
     }
