@@ -17,7 +17,7 @@
 //!   one nor the server's calls to the upstream.
 //! - **Bodies in time.** A request body must arrive within
 //!   [`ConnectionLimits::body_read_timeout`] of its headers (408 otherwise; see
-//!   [`crate::http_guard::read_json_rpc_body`]).
+//!   [`crate::mcp_endpoint`]).
 //! - **A request in service is never cut.** Only connections with no request in flight, from
 //!   the first header byte read to the last response byte written, are ever closed early.
 //!

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -162,28 +162,6 @@ pub async fn check_host_and_origin(
     }
 }
 
-/// Reads a `POST /mcp` body within `timeout`, and turns rmcp's answer to a body
-/// that is not a JSON-RPC message (HTTP 415) into what JSON-RPC over HTTP expects: HTTP 400
-/// with a -32700 parse error (not JSON) or a -32600 invalid request (JSON, but not a message).
-pub async fn read_json_rpc_body(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
-    if request.method() != Method::POST {
-        return next.run(request).await;
-    }
-    let (parts, body) = request.into_parts();
-    let bytes = match read_body(body, timeout).await {
-        Ok(bytes) => bytes,
-        Err(refusal) => return refusal,
-    };
-    let json_content = is_json(&parts.headers);
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes.clone())))
-        .await;
-    if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE && json_content {
-        return json_rpc_error(&bytes);
-    }
-    response
-}
-
 /// The token of `Authorization: Bearer <token>`, trimmed (possibly empty), if the request
 /// sends one: what every gate in front of `/mcp` and `/admin` reads.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
@@ -222,7 +200,10 @@ pub async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, Response>
     }
 }
 
-fn json_rpc_error(body: &Bytes) -> Response {
+/// What JSON-RPC over HTTP answers to a body rmcp refused with HTTP 415 though it came as JSON:
+/// HTTP 400 with a -32700 parse error (not JSON) or a -32600 invalid request (JSON, but not a
+/// message).
+pub(crate) fn json_rpc_error(body: &Bytes) -> Response {
     let (id, code, message) = match serde_json::from_slice::<Value>(body) {
         Err(error) => (
             Value::Null,

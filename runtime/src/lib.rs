@@ -18,6 +18,7 @@ pub mod extension;
 pub mod files;
 pub mod http_guard;
 pub mod local_filter;
+mod mcp_endpoint;
 pub mod metrics;
 pub mod ops;
 mod plain;

@@ -16,43 +16,32 @@
 //! Everything else reaches rmcp as it came. Host and Origin were checked before either sees
 //! the request ([`crate::http_guard`]), against the lists rmcp is given.
 
-use std::time::Duration;
-
-use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::body::Bytes;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rmcp::model::ProtocolVersion;
 
-use crate::http_guard::{is_json, read_body};
+use crate::http_guard::is_json;
 use crate::plain::{PlainCall, PlainRequest};
 use crate::plain_answer::legacy_lifecycle;
 use crate::server::McpServer;
 
 const PROTOCOL_VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
 
-/// Answers `request` if it is plain; hands it back, unchanged, if not.
-pub(crate) async fn answer(server: &McpServer, request: Request) -> Result<Response, Request> {
-    if request.method() != http::Method::POST || !plain_headers(request.headers()) {
-        return Err(request);
+/// The answer to a POST whose head is `parts` and whose body is `bytes`, if it is plain.
+pub(crate) async fn answer(server: &McpServer, parts: &Parts, bytes: &[u8]) -> Option<Response> {
+    if !plain_headers(&parts.headers) {
+        return None;
     }
-    let (parts, body) = request.into_parts();
-    // In memory already (`read_json_rpc_body` read it in time), so this takes it without a
-    // copy and the timeout never fires.
-    let bytes = match read_body(body, Duration::from_secs(1)).await {
-        Ok(bytes) => bytes,
-        Err(refusal) => return Ok(refusal),
-    };
-    let Some(PlainRequest { id, call }) = crate::plain::read(&bytes) else {
-        return Err(Request::from_parts(parts, Body::from(bytes)));
-    };
+    let PlainRequest { id, call } = crate::plain::read(bytes)?;
     let answer = match call {
         PlainCall::Tool(params) => {
-            crate::plain_answer::tool_call(id, server.answer_for(params, Some(&parts)).await)
+            crate::plain_answer::tool_call(id, server.answer_for(params, Some(parts)).await)
         }
         PlainCall::Ping => crate::plain_answer::ping(id),
     };
-    Ok(json_response(answer))
+    Some(json_response(answer))
 }
 
 fn json_response(answer: serde_json::Result<Vec<u8>>) -> Response {

@@ -5,9 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -18,7 +15,7 @@ use crate::drain::{Drain, track_in_flight};
 use crate::extension::HttpExtension;
 use crate::http_guard::{HostGuard, HostRules};
 use crate::ops::{READINESS_CHECK_TIMEOUT, Readiness, ReadinessCheck, UpstreamCheck};
-use crate::server::{McpServer, RateLimitSlot};
+use crate::server::McpServer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -54,7 +51,7 @@ pub async fn serve_stdio(server: McpServer, shutdown: CancellationToken) -> Resu
     Ok(())
 }
 
-/// The axum router serving MCP at `/mcp`, with the rate-limit header layer.
+/// The axum router serving MCP at `/mcp` (see [`crate::mcp_endpoint`]).
 ///
 /// `service_stop` ends rmcp's own work; cancel it only after the HTTP server has drained, or
 /// calls still in flight are cut off with a 500. rmcp checks Host and Origin against the same
@@ -81,23 +78,16 @@ pub fn http_router(
         Arc::new(NeverSessionManager::default()),
         config,
     ));
+    let endpoint = Arc::new(crate::mcp_endpoint::McpEndpoint {
+        server,
+        rmcp: service,
+        body_read_timeout,
+    });
     let handle = move |request: axum::extract::Request| {
-        let service = service.clone();
-        let server = server.clone();
-        async move {
-            match crate::plain_http::answer(&server, request).await {
-                Ok(answered) => answered,
-                Err(request) => service.handle(request).await.into_response(),
-            }
-        }
+        let endpoint = endpoint.clone();
+        async move { endpoint.answer(request).await }
     };
-    axum::Router::new()
-        .nest_service("/mcp", axum::routing::any(handle))
-        .layer(axum::middleware::from_fn_with_state(
-            body_read_timeout,
-            crate::http_guard::read_json_rpc_body,
-        ))
-        .layer(axum::middleware::from_fn(rate_limit_headers))
+    axum::Router::new().nest_service("/mcp", axum::routing::any(handle))
 }
 
 /// How long in-flight requests may run after shutdown fires, unless configured otherwise: below
@@ -325,19 +315,4 @@ pub async fn serve_http(
     // Only now: cancelling earlier would cut off calls still in flight with a 500.
     service_stop.cancel();
     Ok(())
-}
-
-/// Gives each request a slot a tool call fills with the upstream's rate-limit state, and turns
-/// what it holds into `RateLimit-Limit/-Remaining/-Reset` response headers.
-async fn rate_limit_headers(mut request: Request, next: Next) -> Response {
-    let slot = RateLimitSlot::default();
-    request.extensions_mut().insert(slot.clone());
-    let mut response = next.run(request).await;
-    let info = slot.0.lock().ok().and_then(|mut cell| cell.take());
-    if let Some(info) = info {
-        for (name, value) in info.response_headers() {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
 }
