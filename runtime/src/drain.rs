@@ -1,14 +1,19 @@
 //! The drain on shutdown: which requests are in flight, and the signal that cuts them off once
 //! the grace period is over.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tokio_util::sync::CancellationToken;
+use pin_project_lite::pin_project;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tower::Service;
 
 /// The requests in flight on the guarded application, and the signal that cuts them off.
 #[derive(Clone)]
@@ -76,18 +81,77 @@ impl Drop for InFlight {
     }
 }
 
-/// Tracks the request for the drain, and answers 503 in its place once the grace period is over.
-pub(crate) async fn track_in_flight(State(drain): State<Drain>, request: Request, next: Next) -> Response {
-    let _in_flight = InFlight::enter(&drain.in_flight);
-    *drain.last_arrival.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
-    // Biased: once the cut-off fires it wins, even over a response that became ready at once.
-    tokio::select! {
-        biased;
-        () = drain.cut_off.cancelled() => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({ "error": "the server shut down before this request finished" })),
-        )
-            .into_response(),
-        response = next.run(request) => response,
+/// Tracks every request the inner service serves for the drain, and answers 503 in its place
+/// once the grace period is over.
+///
+/// A tower service rather than an axum `from_fn` middleware: that one clones the service
+/// behind it and boxes a future for every request, a few thousand instructions each time.
+#[derive(Clone)]
+pub(crate) struct TrackInFlight<S> {
+    drain: Drain,
+    inner: S,
+}
+
+impl<S> TrackInFlight<S> {
+    pub(crate) fn new(drain: Drain, inner: S) -> Self {
+        Self { drain, inner }
+    }
+}
+
+impl<S> Service<Request> for TrackInFlight<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Tracked<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let in_flight = InFlight::enter(&self.drain.in_flight);
+        *self
+            .drain
+            .last_arrival
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        Tracked {
+            cut_off: self.drain.cut_off.clone().cancelled_owned(),
+            response: self.inner.call(request),
+            _in_flight: in_flight,
+        }
+    }
+}
+
+pin_project! {
+    /// A response on its way, counted in flight until it is ready or dropped.
+    pub(crate) struct Tracked<F> {
+        #[pin]
+        cut_off: WaitForCancellationFutureOwned,
+        #[pin]
+        response: F,
+        _in_flight: InFlight,
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for Tracked<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // The cut-off first: once it fires it wins, even over a response that became ready at
+        // once.
+        if this.cut_off.poll(cx).is_ready() {
+            return Poll::Ready(Ok((
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(
+                    serde_json::json!({ "error": "the server shut down before this request finished" }),
+                ),
+            )
+                .into_response()));
+        }
+        this.response.poll(cx)
     }
 }

@@ -6,15 +6,20 @@
 //! refusal says what to do (which flag to set, what is allowed now), and so that the admin
 //! API, which rmcp does not serve, is checked the same way.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use pin_project_lite::pin_project;
 use serde_json::{Value, json};
+use tower::Service;
 
 /// The loopback names a server always answers to, so local checks and probes work whatever
 /// public host is configured. They do not weaken DNS-rebinding protection: a rebinding page's
@@ -147,18 +152,68 @@ impl HostGuard {
     }
 }
 
-/// Refuses a request whose Host or Origin is not allowed, saying why.
-pub async fn check_host_and_origin(
-    State(rules): State<Arc<HostGuard>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match rules.refusal(request.headers()) {
-        Some((status, message)) => {
-            tracing::info!(status = status.as_u16(), reason = %message, "request refused");
-            (status, axum::Json(json!({ "error": message }))).into_response()
+/// Refuses a request whose Host or Origin is not allowed, saying why; passes the others to the
+/// inner service.
+///
+/// A tower service rather than an axum `from_fn` middleware: that one clones the service
+/// behind it and boxes a future for every request.
+#[derive(Clone)]
+pub(crate) struct CheckHostAndOrigin<S> {
+    guard: Arc<HostGuard>,
+    inner: S,
+}
+
+impl<S> CheckHostAndOrigin<S> {
+    pub(crate) fn new(guard: Arc<HostGuard>, inner: S) -> Self {
+        Self { guard, inner }
+    }
+}
+
+impl<S> Service<Request> for CheckHostAndOrigin<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Checked<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        match self.guard.refusal(request.headers()) {
+            Some((status, message)) => {
+                tracing::info!(status = status.as_u16(), reason = %message, "request refused");
+                let refusal = (status, axum::Json(json!({ "error": message }))).into_response();
+                Checked::Refused {
+                    response: std::future::ready(Ok(refusal)),
+                }
+            }
+            None => Checked::Admitted {
+                response: self.inner.call(request),
+            },
         }
-        None => next.run(request).await,
+    }
+}
+
+pin_project! {
+    /// The refusal, or the inner service's response on its way.
+    #[project = CheckedProjection]
+    pub(crate) enum Checked<F> {
+        Refused { response: std::future::Ready<Result<Response, Infallible>> },
+        Admitted { #[pin] response: F },
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for Checked<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            CheckedProjection::Refused { response } => Pin::new(response).poll(cx),
+            CheckedProjection::Admitted { response } => response.poll(cx),
+        }
     }
 }
 

@@ -11,9 +11,9 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 
 use crate::connections::ConnectionLimits;
-use crate::drain::{Drain, track_in_flight};
+use crate::drain::{Drain, TrackInFlight};
 use crate::extension::HttpExtension;
-use crate::http_guard::{HostGuard, HostRules};
+use crate::http_guard::{CheckHostAndOrigin, HostGuard, HostRules};
 use crate::ops::{READINESS_CHECK_TIMEOUT, Readiness, ReadinessCheck, UpstreamCheck};
 use crate::server::McpServer;
 
@@ -258,15 +258,14 @@ pub async fn serve_http(
         app = app.merge(extension.routes());
     }
     let drain = Drain::new();
-    let track = axum::middleware::from_fn_with_state(drain.clone(), track_in_flight);
-    let hosts = axum::middleware::from_fn_with_state(
-        Arc::new(HostGuard::new(rules)),
-        crate::http_guard::check_host_and_origin,
-    );
     // The ops routes match first (probes send any Host and no token); everything else (MCP and
     // what the extension adds) falls through to the guarded application: Host and Origin
     // checked, then tracked for the drain.
-    let app = ops.fallback_service(tower::Layer::layer(&hosts, tower::Layer::layer(&track, app)));
+    let guarded = CheckHostAndOrigin::new(
+        Arc::new(HostGuard::new(rules)),
+        TrackInFlight::new(drain.clone(), app),
+    );
+    let app = ops.fallback_service(guarded);
     on_ready(local);
     let stop_accepting = CancellationToken::new();
     let serving = crate::connections::serve(listener, app, settings.limits, stop_accepting.clone());
