@@ -155,3 +155,69 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for Tracked<F> {
         this.response.poll(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use axum::body::Body;
+    use axum::routing::get;
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// A router whose one route answers only once `release` is notified.
+    fn held_until(release: Arc<Notify>) -> axum::Router {
+        axum::Router::new().route(
+            "/",
+            get(move || {
+                let release = release.clone();
+                async move {
+                    release.notified().await;
+                    "done"
+                }
+            }),
+        )
+    }
+
+    async fn call<S>(service: &mut TrackInFlight<S>) -> Tracked<S::Future>
+    where
+        S: Service<Request, Response = Response, Error = Infallible>,
+    {
+        poll_fn(|cx| service.poll_ready(cx)).await.expect("ready");
+        service.call(Request::new(Body::empty()))
+    }
+
+    #[tokio::test]
+    async fn a_request_is_in_flight_until_it_is_answered_or_dropped() {
+        let drain = Drain::new();
+        let release = Arc::new(Notify::new());
+        let mut service = TrackInFlight::new(drain.clone(), held_until(release.clone()));
+
+        let answered = tokio::spawn(call(&mut service).await);
+        assert_eq!(drain.in_flight(), 1);
+        release.notify_one();
+        let response = answered.await.expect("task").expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(drain.in_flight(), 0);
+
+        // A client that goes away drops the response future: it is no longer in flight.
+        let abandoned = call(&mut service).await;
+        assert_eq!(drain.in_flight(), 1);
+        drop(abandoned);
+        assert_eq!(drain.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn after_the_cut_off_a_request_gets_503_even_when_its_answer_is_ready() {
+        let drain = Drain::new();
+        let release = Arc::new(Notify::new());
+        release.notify_one();
+        let mut service = TrackInFlight::new(drain.clone(), held_until(release));
+        let pending = call(&mut service).await;
+        drain.cut_off.cancel();
+        let response = pending.await.expect("infallible");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(drain.in_flight(), 0);
+    }
+}

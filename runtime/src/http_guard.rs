@@ -402,4 +402,45 @@ mod tests {
         let invalid = json_rpc_error(&Bytes::from_static(br#"{"id": 7, "foo": 1}"#));
         assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
     }
+    #[tokio::test]
+    async fn a_refused_request_never_reaches_the_service_behind_the_check() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let reached = Arc::new(AtomicUsize::new(0));
+        let counter = reached.clone();
+        let app = axum::Router::new().route(
+            "/mcp",
+            axum::routing::post(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { "served" }
+            }),
+        );
+        let mut service = CheckHostAndOrigin::new(Arc::new(HostGuard::new(HostRules::new(&[], &[]))), app);
+        let mut send = async |host: &str| {
+            let mut request = Request::post("/mcp").body(Body::empty()).expect("request");
+            request
+                .headers_mut()
+                .insert(header::HOST, host.parse().expect("host"));
+            std::future::poll_fn(|cx| service.poll_ready(cx))
+                .await
+                .expect("ready");
+            service.call(request).await.expect("infallible")
+        };
+        let refused = send("rebound.example.com").await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let body = axum::body::to_bytes(refused.into_body(), 4096)
+            .await
+            .expect("body");
+        let message: Value = serde_json::from_slice(&body).expect("json");
+        assert!(
+            message["error"]
+                .as_str()
+                .is_some_and(|text| text.contains("--allowed-host")),
+            "{message}"
+        );
+        assert_eq!(reached.load(Ordering::SeqCst), 0);
+        let served = send("127.0.0.1:8787").await;
+        assert_eq!(served.status(), StatusCode::OK);
+        assert_eq!(reached.load(Ordering::SeqCst), 1);
+    }
 }
