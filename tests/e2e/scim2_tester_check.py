@@ -80,16 +80,21 @@ class BridgeClient(SyncSCIMClient):
 
 
 def start_sim(binary, token):
-    cmd = [binary, "sim", "--listen", "127.0.0.1:0", "--users", "50", "--token", token]
+    # `--token=` and not `--token`: a random token may begin with `-`, which would read as a flag.
+    cmd = [binary, "sim", "--listen", "127.0.0.1:0", "--users", "50", f"--token={token}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    said = []
     for line in proc.stderr:
         match = re.search(r"bridge-sim: base URL\s+(\S+)", line)
         if match:
             # Keep draining stderr so the simulator never blocks on a full pipe.
             threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
             return proc, match.group(1).rstrip("/")
+        said.append(line)
     proc.wait()
-    raise SystemExit(f"{binary} sim exited ({proc.returncode}) before printing its base URL")
+    raise SystemExit(
+        f"{binary} sim exited ({proc.returncode}) before printing its base URL:\n" + "".join(said).replace(token, "<token>")
+    )
 
 
 class Quirks:
