@@ -242,9 +242,10 @@ async fn expiry_revocation_and_api_tokens_are_enforced_on_the_next_request() {
     let fixture = start().await;
     let tools = TOOLS;
     let allows = |scope: &Scope| tools.iter().any(|tool| scope.allows(&tool.spec));
-    // Created "59 s ago" with the minimum lifetime, so it expires one second from now.
+    // Created "56 s ago" with the minimum lifetime, so it expires four seconds from now: time
+    // enough to be served first even on a loaded machine (one second was not, in a CI run).
     let now = SystemTime::now();
-    let past = now - Duration::from_secs(59);
+    let past = now - Duration::from_secs(56);
     let new = NewServer {
         name: "Short".into(),
         expires_at: Some(past + Duration::from_secs(60)),
@@ -256,7 +257,12 @@ async fn expiry_revocation_and_api_tokens_are_enforced_on_the_next_request() {
         .await
         .expect("created");
     let url = format!("{}/mcp/{}", fixture.base, token.reveal());
-    assert!(!tool_names(&url, None).await.is_empty());
+    let served = tool_names(&url, None).await;
+    assert!(
+        !served.is_empty(),
+        "not served {:?} after it was created",
+        now.elapsed()
+    );
     let expiry = entry.expires_at.expect("expiry");
     loop {
         let response = mcp(&url, None, &rpc("tools/list", json!({}))).await;
