@@ -402,6 +402,7 @@ mod tests {
         let invalid = json_rpc_error(&Bytes::from_static(br#"{"id": 7, "foo": 1}"#));
         assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
     }
+
     #[tokio::test]
     async fn a_refused_request_never_reaches_the_service_behind_the_check() {
         use std::sync::atomic::{AtomicUsize, Ordering};

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use bridge_sim::{RunningSim, SimConfig};
 use generated_server::{CATALOGS, TOOLS};
 use registry::http::RegistryHttp;
-use registry::{KeyKind, NewServer, Registry, SqliteStore};
+use registry::{KeyKind, MIN_LIFETIME, NewServer, Registry, SqliteStore};
 use runtime::Scope;
 use runtime::audit::AuditLog;
 use runtime::serve::{HttpSettings, serve_http};
@@ -242,13 +242,14 @@ async fn expiry_revocation_and_api_tokens_are_enforced_on_the_next_request() {
     let fixture = start().await;
     let tools = TOOLS;
     let allows = |scope: &Scope| tools.iter().any(|tool| scope.allows(&tool.spec));
-    // Created "56 s ago" with the minimum lifetime, so it expires four seconds from now: time
-    // enough to be served first even on a loaded machine (one second was not, in a CI run).
+    // Created in the past with the registry's minimum lifetime, so that it expires four seconds
+    // from now: time enough to be served first even on a loaded machine (one second was not,
+    // in a CI run).
     let now = SystemTime::now();
-    let past = now - Duration::from_secs(56);
+    let past = now - (MIN_LIFETIME - Duration::from_secs(4));
     let new = NewServer {
         name: "Short".into(),
-        expires_at: Some(past + Duration::from_secs(60)),
+        expires_at: Some(past + MIN_LIFETIME),
         ..NewServer::default()
     };
     let (entry, token) = fixture
@@ -261,7 +262,7 @@ async fn expiry_revocation_and_api_tokens_are_enforced_on_the_next_request() {
     assert!(
         !served.is_empty(),
         "not served {:?} after it was created",
-        now.elapsed()
+        now.elapsed().unwrap_or_default()
     );
     let expiry = entry.expires_at.expect("expiry");
     loop {
